@@ -184,7 +184,9 @@ impl Decimal {
             scale = 0;
         }
         // Trailing zeros may be shed to fit (the value stays exact).
-        while (scale > i64::from(MAX_SCALE) || acc > i64::MAX as u128) && scale > 0 && acc % 10 == 0
+        while (scale > i64::from(MAX_SCALE) || acc > i64::MAX as u128)
+            && scale > 0
+            && acc.is_multiple_of(10)
         {
             acc /= 10;
             scale -= 1;

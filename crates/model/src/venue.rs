@@ -94,11 +94,11 @@ impl Channel {
 
 /// `60` → `1m`, `3600` → `1h`, `86400` → `1d`, `1` → `1s`.
 pub fn interval_name(secs: u32) -> String {
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

@@ -1,1 +1,27 @@
-//! placeholder
+//! Venue adapters: how to subscribe, how to keep a connection alive, and how to turn a venue's
+//! frames into normalized [`tickrec_model::Event`]s with exact values.
+//!
+//! # Layout
+//! Every venue folder has the same files, so knowing one means knowing all:
+//! - `mod.rs` — the adapter type implementing [`VenueAdapter`];
+//! - `subscribe.rs` — connect URL and subscribe messages;
+//! - `messages.rs` — borrowed serde structs of the wire messages;
+//! - `parse.rs` — wire message → normalized events (and reject rows);
+//! - `heartbeat.rs` — ping/pong, idle and connection-age rules;
+//! - `symbols.rs` — unified `BASE/QUOTE` ⇄ native symbol;
+//! - `tests.rs` — golden tests on real frames.
+//!
+//! Shared pieces: [`adapter`] (the trait and frame classification), [`validate`] (price/qty/time
+//! checks and reject builders), [`error`].
+
+pub mod adapter;
+pub mod binance;
+pub mod error;
+pub mod kraken;
+pub mod validate;
+
+pub use adapter::{
+    adapter_for, ClientPing, Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection,
+    VenueAdapter, DEFAULT_MAX_FRAME_BYTES,
+};
+pub use error::VenueError;

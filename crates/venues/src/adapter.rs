@@ -1,0 +1,178 @@
+//! The contract between the connection supervisor (`feed`) and a venue.
+//!
+//! The supervisor owns the socket; the adapter only says what to send and what a received frame
+//! means. That keeps every venue testable on captured frames without a network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tickrec_model::{Channel, Event, Reject, RejectReason, Venue};
+
+use crate::{binance, kraken, VenueError};
+
+/// Frames larger than this become `oversized` reject rows (the socket itself accepts more, so one
+/// bad frame does not kill the connection).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// One market on one connection: a unified symbol and the channels wanted for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketSub {
+    /// Unified `BASE/QUOTE` symbol.
+    pub symbol: Arc<str>,
+    /// Channels to subscribe.
+    pub channels: Vec<Channel>,
+}
+
+/// A received WebSocket data frame.
+#[derive(Clone, Copy, Debug)]
+pub enum Frame<'a> {
+    /// A text frame (already UTF-8 validated by the WebSocket layer).
+    Text(&'a str),
+    /// A binary frame.
+    Binary(&'a [u8]),
+}
+
+impl Frame<'_> {
+    /// The frame's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Frame::Text(s) => s.as_bytes(),
+            Frame::Binary(b) => b,
+        }
+    }
+}
+
+/// A subscription the venue refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubRejection {
+    /// The request id we sent, when echoed.
+    pub req_id: Option<u64>,
+    /// The symbol concerned, when the venue says.
+    pub symbol: Option<String>,
+    /// The venue's error text.
+    pub error: String,
+}
+
+/// What a frame was, so the supervisor can track liveness and subscriptions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// Market data; events were appended.
+    Data,
+    /// A venue heartbeat (no data).
+    Heartbeat,
+    /// The reply to our application-level ping.
+    Pong,
+    /// `n` subscriptions confirmed.
+    SubscribeAck(usize),
+    /// A subscription was refused.
+    SubscribeRejected(SubRejection),
+    /// Venue status / informational message.
+    Status,
+    /// The venue announced it will close the connection: reconnect now.
+    ServerShutdown,
+    /// The frame (or all of it) became reject rows.
+    Rejected,
+}
+
+/// How the client keeps the connection alive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientPing {
+    /// Send a WebSocket ping frame.
+    WsFrame,
+    /// Send the venue's application-level ping message (see [`VenueAdapter::ping_message`]).
+    AppMessage,
+}
+
+/// Liveness rules of a venue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeartbeatRules {
+    /// How the client pings.
+    pub client_ping: ClientPing,
+    /// Interval between client pings.
+    pub ping_interval: Duration,
+    /// A ping not answered within this is a dead connection.
+    pub pong_timeout: Duration,
+    /// No frame at all for this long is a dead connection.
+    pub idle_timeout: Duration,
+    /// Reconnect proactively before the venue's forced disconnect (Binance: 24 h).
+    pub max_connection_age: Option<Duration>,
+}
+
+/// A venue, configured for the markets of one connection.
+pub trait VenueAdapter: Send + Sync {
+    /// Which venue.
+    fn venue(&self) -> Venue;
+    /// The public production endpoint used when the config sets no `ws_url`.
+    fn default_ws_url(&self) -> &'static str;
+    /// The URL to connect to, given the configured base (Binance puts streams in the URL).
+    fn connect_url(&self, base: &str) -> String;
+    /// Messages to send right after connecting.
+    fn subscribe_messages(&self) -> Vec<String>;
+    /// How many acknowledgements confirm the whole subscription (0: the handshake confirms it).
+    fn expected_acks(&self) -> usize;
+    /// The message that retries a refused subscription, if it can be retried.
+    fn resubscribe_message(&self, rejection: &SubRejection) -> Option<String>;
+    /// Liveness rules.
+    fn heartbeat(&self) -> HeartbeatRules;
+    /// The application-level ping, for venues with [`ClientPing::AppMessage`].
+    fn ping_message(&self, req_id: u64) -> Option<String>;
+    /// Parses one frame, appending events (including reject rows) to `out`.
+    fn parse(&self, frame: Frame<'_>, ts_recv_us: i64, out: &mut Vec<Event>) -> FrameKind;
+    /// The unified symbols of this connection.
+    fn symbols(&self) -> Vec<Arc<str>>;
+}
+
+/// Builds the adapter for `venue` and the markets of one connection.
+///
+/// # Errors
+/// [`VenueError`] when a symbol or channel cannot be served by the venue.
+pub fn adapter_for(
+    venue: Venue,
+    markets: &[MarketSub],
+) -> Result<Box<dyn VenueAdapter>, VenueError> {
+    Ok(match venue {
+        Venue::Binance => Box::new(binance::BinanceAdapter::new(markets)?),
+        Venue::Kraken => Box::new(kraken::KrakenAdapter::new(markets)?),
+    })
+}
+
+/// Checks shared by every venue before parsing: size limit and frame type.
+/// Returns `Some(kind)` when the frame was consumed as a reject.
+pub fn precheck(
+    venue: Venue,
+    frame: Frame<'_>,
+    max_bytes: usize,
+    accepts_binary: bool,
+    ts_recv_us: i64,
+    out: &mut Vec<Event>,
+) -> Option<FrameKind> {
+    let bytes = frame.bytes();
+    if bytes.len() > max_bytes {
+        out.push(Event::Reject(Reject::new(
+            venue,
+            None,
+            RejectReason::Oversized,
+            format!(
+                "frame of {} bytes exceeds limit of {max_bytes}",
+                bytes.len()
+            ),
+            bytes,
+            ts_recv_us,
+        )));
+        return Some(FrameKind::Rejected);
+    }
+    if let Frame::Binary(b) = frame {
+        if !accepts_binary {
+            out.push(Event::Reject(Reject::new(
+                venue,
+                None,
+                RejectReason::BinaryFrame,
+                format!("unexpected binary frame of {} bytes", b.len()),
+                b,
+                ts_recv_us,
+            )));
+            return Some(FrameKind::Rejected);
+        }
+    }
+    None
+}

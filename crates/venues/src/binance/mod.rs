@@ -1,0 +1,106 @@
+//! Binance spot: `trade`, `aggTrade`, `bookTicker` and `kline_<interval>` over the combined
+//! stream (`/stream?streams=...`); diff and partial depth frames are parsed too (books come later).
+
+pub mod heartbeat;
+pub mod messages;
+pub mod parse;
+pub mod subscribe;
+pub mod symbols;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use tickrec_model::{Event, Venue};
+
+use crate::adapter::precheck;
+use crate::{
+    Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection, VenueAdapter, VenueError,
+    DEFAULT_MAX_FRAME_BYTES,
+};
+
+/// The Binance adapter for the markets of one connection.
+#[derive(Debug, Clone)]
+pub struct BinanceAdapter {
+    streams: Vec<String>,
+    symbols: symbols::SymbolMap,
+    unified: Vec<Arc<str>>,
+    max_frame_bytes: usize,
+}
+
+impl BinanceAdapter {
+    /// Builds the adapter; validates symbols, channels and the stream limit.
+    ///
+    /// # Errors
+    /// [`VenueError`] for a malformed symbol, an unsupported channel or too many streams.
+    pub fn new(markets: &[MarketSub]) -> Result<Self, VenueError> {
+        let unified: Vec<Arc<str>> = markets.iter().map(|m| m.symbol.clone()).collect();
+        Ok(BinanceAdapter {
+            streams: subscribe::stream_names(markets)?,
+            symbols: symbols::SymbolMap::new(&unified)?,
+            unified,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+        })
+    }
+
+    /// The stream names in the connect URL.
+    pub fn streams(&self) -> &[String] {
+        &self.streams
+    }
+}
+
+impl VenueAdapter for BinanceAdapter {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    fn default_ws_url(&self) -> &'static str {
+        subscribe::DEFAULT_WS_URL
+    }
+
+    fn connect_url(&self, base: &str) -> String {
+        subscribe::connect_url(base, &self.streams)
+    }
+
+    fn subscribe_messages(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn expected_acks(&self) -> usize {
+        0
+    }
+
+    fn resubscribe_message(&self, _rejection: &SubRejection) -> Option<String> {
+        // Streams live in the URL: a refused stream means a refused handshake, retried by reconnecting.
+        None
+    }
+
+    fn heartbeat(&self) -> HeartbeatRules {
+        heartbeat::rules()
+    }
+
+    fn ping_message(&self, _req_id: u64) -> Option<String> {
+        None
+    }
+
+    fn parse(&self, frame: Frame<'_>, ts_recv_us: i64, out: &mut Vec<Event>) -> FrameKind {
+        if let Some(kind) = precheck(
+            Venue::Binance,
+            frame,
+            self.max_frame_bytes,
+            false,
+            ts_recv_us,
+            out,
+        ) {
+            return kind;
+        }
+        match frame {
+            Frame::Text(text) => parse::parse_text(&self.symbols, text, ts_recv_us, out),
+            Frame::Binary(_) => FrameKind::Rejected,
+        }
+    }
+
+    fn symbols(&self) -> Vec<Arc<str>> {
+        self.unified.clone()
+    }
+}
