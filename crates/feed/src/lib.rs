@@ -1,1 +1,17 @@
-//! placeholder
+//! The connection supervisor: connects to a venue, subscribes, keeps the connection alive,
+//! detects dead and silent sockets, reconnects with jittered backoff, and hands every frame to the
+//! venue's parser. Events go to the sinks through a bounded channel.
+//!
+//! # Layout
+//! - [`supervisor`] — one task per connection: connect → subscribe → read loop → reconnect.
+//! - [`backoff`] — exponential backoff with jitter, reset after a healthy period.
+//! - [`tls`] — the rustls crypto provider (ring) used for `wss://`.
+//! - [`telemetry`] — metric handles of a connection.
+
+pub mod backoff;
+pub mod supervisor;
+pub mod telemetry;
+pub mod tls;
+
+pub use backoff::{Backoff, BackoffConfig};
+pub use supervisor::{run_connection, ConnectionConfig, ConnectionReport};

@@ -1,0 +1,341 @@
+//! One connection's life: connect → subscribe → read until it dies or goes silent → back off →
+//! reconnect and replay the same subscriptions. Every state change is a log line and a metric.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tickrec_model::{now_us, Event};
+use tickrec_venues::{ClientPing, Frame, FrameKind, HeartbeatRules, SubRejection, VenueAdapter};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, error, info, warn};
+
+use crate::backoff::{Backoff, BackoffConfig};
+use crate::telemetry::ConnectionMetrics;
+
+/// Settings of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Name used in logs, e.g. `binance#0`.
+    pub name: String,
+    /// Base WebSocket URL (the adapter may append stream names).
+    pub base_url: String,
+    /// Reconnect backoff.
+    pub backoff: BackoffConfig,
+    /// Give up a connect attempt after this long.
+    pub connect_timeout: Duration,
+    /// Overrides the venue's heartbeat rules (tests shrink the timers).
+    pub heartbeat: Option<HeartbeatRules>,
+}
+
+impl ConnectionConfig {
+    /// Defaults for a connection to `base_url`.
+    pub fn new(name: impl Into<String>, base_url: impl Into<String>) -> Self {
+        ConnectionConfig {
+            name: name.into(),
+            base_url: base_url.into(),
+            backoff: BackoffConfig::default(),
+            connect_timeout: Duration::from_secs(10),
+            heartbeat: None,
+        }
+    }
+}
+
+/// What a connection did over its life.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionReport {
+    /// Successful connects.
+    pub connects: u64,
+    /// Data frames received.
+    pub frames: u64,
+    /// Events handed to the sinks (reject rows included).
+    pub events: u64,
+    /// Reject rows among them.
+    pub rejects: u64,
+}
+
+/// Why a session ended.
+#[derive(Debug)]
+enum SessionEnd {
+    Shutdown,
+    SinkClosed,
+    Reconnect(String),
+}
+
+const MAX_SUBSCRIBE_RETRY: Duration = Duration::from_secs(60);
+
+/// Runs a connection until `shutdown` becomes true (or the event channel closes). Never returns an
+/// error: every failure is logged, counted and answered with a reconnect.
+pub async fn run_connection(
+    adapter: Box<dyn VenueAdapter>,
+    cfg: ConnectionConfig,
+    tx: mpsc::Sender<Vec<Event>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> ConnectionReport {
+    let venue = adapter.venue();
+    let metrics = ConnectionMetrics::new(venue);
+    let mut report = ConnectionReport::default();
+    let seed = now_us() as u64 ^ (cfg.name.len() as u64) << 32;
+    let mut backoff = Backoff::new(cfg.backoff.clone(), seed);
+    let url = adapter.connect_url(&cfg.base_url);
+    let rules = cfg.heartbeat.clone().unwrap_or_else(|| adapter.heartbeat());
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let started = Instant::now();
+        let end = match connect(&url, cfg.connect_timeout).await {
+            Ok(ws) => {
+                report.connects += 1;
+                if report.connects > 1 {
+                    metrics.reconnects.increment(1);
+                }
+                metrics.connected.set(1.0);
+                info!(connection = %cfg.name, %venue, url = %redact(&url), "connected");
+                let end = session(
+                    ws,
+                    adapter.as_ref(),
+                    &cfg,
+                    &rules,
+                    &metrics,
+                    &tx,
+                    &mut shutdown,
+                    &mut report,
+                )
+                .await;
+                metrics.connected.set(0.0);
+                end
+            }
+            Err(e) => SessionEnd::Reconnect(format!("connect failed: {e}")),
+        };
+        match end {
+            SessionEnd::Shutdown => {
+                info!(connection = %cfg.name, %venue, "stopped reading (shutdown)");
+                break;
+            }
+            SessionEnd::SinkClosed => {
+                error!(connection = %cfg.name, %venue, "event channel closed; stopping connection");
+                break;
+            }
+            SessionEnd::Reconnect(reason) => {
+                backoff.on_disconnect(started.elapsed());
+                let delay = backoff.next_delay();
+                warn!(connection = %cfg.name, %venue, %reason, delay_ms = delay.as_millis() as u64,
+                    attempt = backoff.attempt(), "connection lost; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+    report
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str, timeout: Duration) -> Result<Ws, String> {
+    // Our own frame limit turns an oversized frame into a reject row; the socket's limit is
+    // only there to bound memory.
+    let ws_cfg = WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    match tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_with_config(url, Some(ws_cfg), true),
+    )
+    .await
+    {
+        Ok(Ok((ws, _resp))) => Ok(ws),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("timed out after {} ms", timeout.as_millis())),
+    }
+}
+
+/// Strips credentials and query strings from a URL before it is logged.
+fn redact(url: &str) -> String {
+    let no_query = url.split('?').next().unwrap_or(url);
+    match (no_query.find("://"), no_query.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://{}", &no_query[..s], &no_query[at + 1..]),
+        _ => no_query.to_string(),
+    }
+}
+
+struct Retry {
+    due: Instant,
+    rejection: SubRejection,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session(
+    mut ws: Ws,
+    adapter: &dyn VenueAdapter,
+    cfg: &ConnectionConfig,
+    rules: &HeartbeatRules,
+    metrics: &ConnectionMetrics,
+    tx: &mpsc::Sender<Vec<Event>>,
+    shutdown: &mut watch::Receiver<bool>,
+    report: &mut ConnectionReport,
+) -> SessionEnd {
+    let venue = adapter.venue();
+    for msg in adapter.subscribe_messages() {
+        if let Err(e) = ws.send(Message::Text(msg.into())).await {
+            return SessionEnd::Reconnect(format!("subscribe send failed: {e}"));
+        }
+    }
+    let expected_acks = adapter.expected_acks();
+    let mut acks = 0usize;
+    if expected_acks == 0 {
+        info!(connection = %cfg.name, %venue, "subscribed (streams in URL)");
+    }
+    let opened = Instant::now();
+    let mut last_frame = Instant::now();
+    let mut next_ping = Instant::now() + rules.ping_interval;
+    let mut awaiting_pong: Option<Instant> = None;
+    let mut ping_id: u64 = 1_000_000;
+    let mut retries: Vec<Retry> = Vec::new();
+    let mut attempts: HashMap<(Option<u64>, Option<String>), u32> = HashMap::new();
+    let mut watchdog = tokio::time::interval(Duration::from_millis(250));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut buf: Vec<Event> = Vec::new();
+    let mut warned_full = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => {
+                let _ = ws.close(None).await;
+                return SessionEnd::Shutdown;
+            }
+            msg = ws.next() => {
+                let msg = match msg {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => return SessionEnd::Reconnect(format!("read error: {e}")),
+                    None => return SessionEnd::Reconnect("stream ended".into()),
+                };
+                last_frame = Instant::now();
+                let ts = now_us();
+                let kind = match &msg {
+                    Message::Text(t) => adapter.parse(Frame::Text(t.as_str()), ts, &mut buf),
+                    Message::Binary(b) => adapter.parse(Frame::Binary(b), ts, &mut buf),
+                    Message::Pong(_) => {
+                        awaiting_pong = None;
+                        continue;
+                    }
+                    // tungstenite queues the pong reply itself and flushes it on the next read.
+                    Message::Ping(_) | Message::Frame(_) => continue,
+                    Message::Close(frame) => {
+                        let why = frame.as_ref().map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default();
+                        return SessionEnd::Reconnect(format!("closed by venue {why}"));
+                    }
+                };
+                report.frames += 1;
+                metrics.frames.increment(1);
+                match kind {
+                    FrameKind::Data | FrameKind::Heartbeat | FrameKind::Status => {}
+                    FrameKind::Pong => awaiting_pong = None,
+                    FrameKind::SubscribeAck(n) => {
+                        acks += n;
+                        if acks == expected_acks {
+                            info!(connection = %cfg.name, %venue, acks, "subscribed");
+                        }
+                    }
+                    FrameKind::SubscribeRejected(rejection) => {
+                        let attempt = attempts.entry((rejection.req_id, rejection.symbol.clone())).or_insert(0u32);
+                        *attempt += 1;
+                        let delay = Duration::from_secs(1u64 << (*attempt - 1).min(6)).min(MAX_SUBSCRIBE_RETRY);
+                        warn!(connection = %cfg.name, %venue, error = %rejection.error,
+                            symbol = rejection.symbol.as_deref().unwrap_or("-"), attempt = *attempt,
+                            retry_in_s = delay.as_secs(), "subscription rejected");
+                        retries.push(Retry { due: Instant::now() + delay, rejection });
+                    }
+                    FrameKind::ServerShutdown => {
+                        return SessionEnd::Reconnect("venue announced shutdown".into());
+                    }
+                    FrameKind::Rejected => {}
+                }
+                if !buf.is_empty() {
+                    metrics.count(&buf);
+                    let rejects = buf.iter().filter(|e| matches!(e, Event::Reject(_))).count() as u64;
+                    if rejects > 0 {
+                        report.rejects += rejects;
+                        for e in &buf {
+                            if let Event::Reject(r) = e {
+                                warn!(connection = %cfg.name, %venue, reason = %r.reason, detail = %r.detail, "frame rejected");
+                            }
+                        }
+                    }
+                    report.events += buf.len() as u64;
+                    if tx.capacity() == 0 && !warned_full {
+                        warned_full = true;
+                        warn!(connection = %cfg.name, %venue, "event channel full: sink is behind");
+                    }
+                    let batch = std::mem::take(&mut buf);
+                    if tx.send(batch).await.is_err() {
+                        return SessionEnd::SinkClosed;
+                    }
+                }
+            }
+            _ = watchdog.tick() => {
+                let now = Instant::now();
+                if now.duration_since(last_frame) > rules.idle_timeout {
+                    metrics.timeouts.increment(1);
+                    return SessionEnd::Reconnect(format!("no frame for {} ms (stale)", rules.idle_timeout.as_millis()));
+                }
+                if let Some(sent) = awaiting_pong {
+                    if now.duration_since(sent) > rules.pong_timeout {
+                        return SessionEnd::Reconnect(format!("no pong within {} ms", rules.pong_timeout.as_millis()));
+                    }
+                }
+                if let Some(age) = rules.max_connection_age {
+                    if now.duration_since(opened) > age {
+                        return SessionEnd::Reconnect("proactive reconnect before the venue's connection age limit".into());
+                    }
+                }
+                if now >= next_ping {
+                    next_ping = now + rules.ping_interval;
+                    let sent = match rules.client_ping {
+                        ClientPing::WsFrame => ws.send(Message::Ping(Default::default())).await,
+                        ClientPing::AppMessage => match adapter.ping_message(ping_id) {
+                            Some(p) => ws.send(Message::Text(p.into())).await,
+                            None => Ok(()),
+                        },
+                    };
+                    ping_id += 1;
+                    if let Err(e) = sent {
+                        return SessionEnd::Reconnect(format!("ping send failed: {e}"));
+                    }
+                    if awaiting_pong.is_none() {
+                        awaiting_pong = Some(now);
+                    }
+                }
+                let mut due = Vec::new();
+                retries.retain(|r| if r.due <= now { due.push(r.rejection.clone()); false } else { true });
+                for rejection in due {
+                    if let Some(msg) = adapter.resubscribe_message(&rejection) {
+                        debug!(connection = %cfg.name, %venue, "retrying subscription");
+                        if let Err(e) = ws.send(Message::Text(msg.into())).await {
+                            return SessionEnd::Reconnect(format!("subscribe retry failed: {e}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact("wss://user:pw@host:1/p?streams=a"), "wss://host:1/p");
+        assert_eq!(
+            redact("ws://127.0.0.1:5/kraken/v2"),
+            "ws://127.0.0.1:5/kraken/v2"
+        );
+    }
+}
