@@ -86,7 +86,13 @@ pub async fn run_connection(
             break;
         }
         let started = Instant::now();
-        let end = match connect(&url, cfg.connect_timeout).await {
+        // A connect that hangs (TCP up, no handshake reply) must not hold shutdown up for the
+        // whole connect timeout. A dropped sender counts as shutdown, as in the session.
+        let connected = tokio::select! {
+            r = connect(&url, cfg.connect_timeout) => r,
+            _ = shutdown.wait_for(|&stop| stop) => break,
+        };
+        let end = match connected {
             Ok(ws) => {
                 report.connects += 1;
                 if report.connects > 1 {

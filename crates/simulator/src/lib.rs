@@ -1,1 +1,52 @@
-//! placeholder
+//! Exchange simulator: serves the Binance spot and Kraken WebSocket v2 public protocols on
+//! loopback with a deterministic, seeded trade tape, and records its ground truth (every trade
+//! it published) so tests and benchmarks can prove the recorder lost nothing.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tickrec_simulator::SimError> {
+//! use tickrec_model::Venue;
+//! use tickrec_simulator::{start, SimConfig, SimMarket};
+//! let mut cfg = SimConfig::new(vec![SimMarket::new(Venue::Binance, "BTC/USDT")]);
+//! cfg.trades_per_market = Some(10_000);
+//! cfg.ground_truth = Some("/tmp/gt.csv".into());
+//! let sim = start(cfg).await?;
+//! // connect to format!("{}/stream?streams=btcusdt@trade", sim.binance_ws_url()) ...
+//! sim.wait_finished().await;
+//! sim.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`config`]: [`SimConfig`], [`SimMarket`], [`StartMode`].
+//! - [`tape`]: the deterministic tape ([`tape_trade`], [`Tape`], [`TapeTrade`]) — a pure function
+//!   of seed, venue, symbol, index, start time and rate.
+//! - `market`: per-market driver task publishing due trades every ~1 ms as one shared batch, plus
+//!   the state snapshots are taken from (recent trades, candle, ticker statistics).
+//! - [`ground_truth`]: CSV writer thread fed by the drivers, and [`read_ground_truth`].
+//! - `server`: the single listener routing by request path, [`start`] and [`SimHandle`].
+//! - `binance`: `/binance/ws/<stream>` and `/binance/stream?streams=` (trade, aggTrade,
+//!   bookTicker, kline_1m; live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / properties;
+//!   server ping frames).
+//! - `kraken`: `/kraken/v2` (status, trade, ticker, ohlc, ping/pong, heartbeat).
+//! - `format`: allocation-free number and RFC 3339 formatting for the hot path.
+//! - [`error`]: the [`SimError`] enum.
+//!
+//! Fault injection and REST companions are meant to hook into the connection loops
+//! (`binance::serve`, `kraken::serve`) and the router (`server::route_of`).
+
+pub mod config;
+pub mod error;
+pub mod ground_truth;
+pub mod tape;
+
+mod binance;
+mod format;
+mod kraken;
+mod market;
+mod server;
+
+pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE};
+pub use error::SimError;
+pub use ground_truth::{read_ground_truth, GROUND_TRUTH_HEADER};
+pub use server::{start, SimHandle};
+pub use tape::{first_trade_id, tape_trade, Tape, TapeTrade};

@@ -1,1 +1,137 @@
-fn main() {}
+//! `tickrec` — the loss-less market-data recorder binary.
+
+use tickrec::{app, bench, config, http, simulate};
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "tickrec",
+    version,
+    about = "Loss-less crypto market-data recorder"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without one, `record` records Kraken and Binance
+    /// BTC/USDT + ETH/USDT trades into data/tickrec.db.
+    #[arg(long, short, global = true, env = "TICKREC_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// One JSON object per line (for log shippers).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Record the configured markets until SIGINT/SIGTERM, then flush and exit 0.
+    Record,
+    /// Validate a configuration file and print what would be recorded.
+    CheckConfig,
+    /// List the venues and the channels each offers.
+    Venues,
+    /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
+    Simulate(simulate::SimulateArgs),
+    /// Measure parser speed and end-to-end simulator → SQLite throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Pretty => b.init(),
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default_recording(),
+    })
+}
+
+fn main() -> ExitCode {
+    // Secrets may come from a .env file; a missing file is fine.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "fatal");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Record => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let _ = http::prometheus();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(app::record(
+                cfg,
+                app::shutdown_signal(),
+                app::Hooks::default(),
+            ))?;
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let cfg = load_config(cli.config.as_ref())?;
+            println!("config OK");
+            println!("  sqlite: {}", cfg.sqlite.path.display());
+            println!(
+                "  batch: max_rows={} max_ms={}",
+                cfg.batch.max_rows, cfg.batch.max_ms
+            );
+            if cfg.http.enabled {
+                println!("  http: {}", cfg.http.listen);
+            }
+            for (i, m) in cfg.markets.iter().enumerate() {
+                let a = app::adapter_for_market(m)?;
+                let url = m
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| a.default_ws_url().to_string());
+                let channels: Vec<String> = m.channels.iter().map(|c| c.name()).collect();
+                println!(
+                    "  markets[{i}]: {} {} [{}] via {}",
+                    m.venue,
+                    m.symbols.join(","),
+                    channels.join(","),
+                    url
+                );
+            }
+            Ok(())
+        }
+        Command::Venues => {
+            println!("binance  trades, agg_trades, bbo, candles_<1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w>   wss://stream.binance.com:9443");
+            println!("kraken   trades, bbo, candles_<1m|5m|15m|30m|1h|4h|1d|1w|15d>                           wss://ws.kraken.com/v2");
+            Ok(())
+        }
+        Command::Simulate(args) => simulate::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}

@@ -1,0 +1,591 @@
+//! One simulated market: its static description, the driver task that publishes the tape at the
+//! configured rate, and the state shared with connections (recent trades, running candle,
+//! ticker statistics).
+//!
+//! The driver is the single writer: every ~1 ms it generates the trades that became due, derives
+//! candle and ticker state from them, and broadcasts one [`Batch`]. Every connection subscribed to
+//! the market receives the same `Arc<Batch>`, so all of them see identical trades, candles and
+//! book tickers, and the ground-truth writer receives the same batch. Snapshots (Kraken) are taken
+//! under the same lock the driver broadcasts under, so a snapshot and the following updates never
+//! overlap or leave a hole.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tickrec_model::{now_us, Venue};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::time::Instant;
+
+use crate::config::{split_symbol, StartMode};
+use crate::ground_truth::GtSender;
+use crate::server::{stopped, SimCore};
+use crate::tape::{draw, mix, Profile, RawTrade, TapeGen};
+
+/// Trades kept for Kraken's trade snapshot.
+pub(crate) const RECENT_TRADES: usize = 50;
+/// Batches a connection may fall behind (≈ seconds × 1000) before it is dropped as too slow.
+pub(crate) const BROADCAST_CAPACITY: usize = 4096;
+const MINUTE_US: i64 = 60_000_000;
+/// Binance pushes kline updates every 2000 ms.
+const KLINE_UPDATE_US: i64 = 2_000_000;
+
+/// Static description of a market.
+#[derive(Debug)]
+pub(crate) struct MarketSpec {
+    pub idx: usize,
+    pub venue: Venue,
+    /// Unified `BASE/QUOTE`.
+    pub symbol: String,
+    /// Venue-native symbol: `BTCUSDT` (Binance) or `BTC/USD` (Kraken).
+    pub native: String,
+    /// Binance stream prefix (`btcusdt`); empty for Kraken.
+    pub stream: String,
+    pub profile: Profile,
+    /// Binance aggTrade id of trade 0 (one aggregate per trade).
+    pub agg_base: u64,
+    /// Binance bookTicker `u` of trade 0.
+    pub book_base: u64,
+}
+
+impl MarketSpec {
+    pub(crate) fn new(idx: usize, seed: u64, venue: Venue, symbol: &str) -> MarketSpec {
+        let (base, quote) = split_symbol(symbol).unwrap_or((symbol, ""));
+        let (native, stream) = match venue {
+            Venue::Binance => {
+                let n = format!("{base}{quote}");
+                let s = n.to_ascii_lowercase();
+                (n, s)
+            }
+            Venue::Kraken => (symbol.to_string(), String::new()),
+        };
+        let profile = Profile::new(seed, venue, symbol);
+        let h = profile.symbol_hash % 1_000_000;
+        MarketSpec {
+            idx,
+            venue,
+            symbol: symbol.to_string(),
+            native,
+            stream,
+            profile,
+            agg_base: 2_000_000_000 + h * 1_000,
+            book_base: 40_000_000_000 + h * 1_000,
+        }
+    }
+
+    /// Best bid/offer after trade `t` (or before the first trade): the trade printed at the touch
+    /// on its side, the other side 1–3 ticks away.
+    pub(crate) fn bbo(&self, t: Option<&RawTrade>) -> Bbo {
+        let p = &self.profile;
+        let (index, price, sell) =
+            t.map_or((0, p.initial_ticks, false), |t| (t.index, t.price, t.sell));
+        let r = draw(mix(p.key ^ 0xB0B0_0000_0000_0001), index);
+        let spread = 1 + (r % 3) as i64;
+        let (bid, ask) = if sell {
+            (price, price + spread)
+        } else {
+            (price - spread, price)
+        };
+        Bbo {
+            update_id: self.book_base + index,
+            bid,
+            bid_qty: p.qty_step * (1 + (r >> 8) % 50_000),
+            ask,
+            ask_qty: p.qty_step * (1 + (r >> 32) % 50_000),
+        }
+    }
+}
+
+/// Best bid and offer (prices in ticks, quantities in 10⁻⁸).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bbo {
+    pub update_id: u64,
+    pub bid: i64,
+    pub bid_qty: u64,
+    pub ask: i64,
+    pub ask_qty: u64,
+}
+
+/// Cumulative statistics since the tape started (Kraken ticker).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stats {
+    pub last: Option<RawTrade>,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    /// Base volume, 10⁻⁸ units.
+    pub volume: u128,
+    /// Σ price×qty, scale `tick_exp + 8`.
+    pub quote_volume: u128,
+    pub trades: u64,
+}
+
+impl Stats {
+    pub(crate) fn new(initial: i64) -> Stats {
+        Stats {
+            last: None,
+            open: initial,
+            high: initial,
+            low: initial,
+            volume: 0,
+            quote_volume: 0,
+            trades: 0,
+        }
+    }
+
+    pub(crate) fn on_trade(&mut self, t: &RawTrade) {
+        if self.last.is_none() {
+            self.open = t.price;
+            self.high = t.price;
+            self.low = t.price;
+        }
+        self.high = self.high.max(t.price);
+        self.low = self.low.min(t.price);
+        self.volume += u128::from(t.qty);
+        self.quote_volume += t.price.max(0) as u128 * u128::from(t.qty);
+        self.trades += 1;
+        self.last = Some(*t);
+    }
+
+    /// Last price in ticks.
+    pub(crate) fn last_price(&self) -> i64 {
+        self.last.map_or(self.open, |t| t.price)
+    }
+}
+
+/// One candle state (a running update or a closed bar).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CandleSnap {
+    pub open_time_us: i64,
+    pub interval_us: i64,
+    pub first_id: u64,
+    pub last_id: u64,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    /// Base volume, 10⁻⁸ units.
+    pub volume: u128,
+    /// Σ price×qty, scale `tick_exp + 8`.
+    pub quote_volume: u128,
+    pub trades: u64,
+    /// Taker-buy base volume.
+    pub buy_volume: u128,
+    /// Taker-buy quote volume.
+    pub buy_quote_volume: u128,
+    /// Binance `x`.
+    pub closed: bool,
+    /// Event time of the message carrying this state.
+    pub event_us: i64,
+}
+
+impl CandleSnap {
+    fn open_with(t: &RawTrade, now_us: i64) -> CandleSnap {
+        let mut c = CandleSnap {
+            open_time_us: t.ts_us - t.ts_us.rem_euclid(MINUTE_US),
+            interval_us: MINUTE_US,
+            first_id: t.trade_id,
+            last_id: t.trade_id,
+            open: t.price,
+            high: t.price,
+            low: t.price,
+            close: t.price,
+            volume: 0,
+            quote_volume: 0,
+            trades: 0,
+            buy_volume: 0,
+            buy_quote_volume: 0,
+            closed: false,
+            event_us: now_us,
+        };
+        c.add(t);
+        c
+    }
+
+    fn add(&mut self, t: &RawTrade) {
+        let q = u128::from(t.qty);
+        let pq = t.price.max(0) as u128 * q;
+        self.last_id = t.trade_id;
+        self.high = self.high.max(t.price);
+        self.low = self.low.min(t.price);
+        self.close = t.price;
+        self.volume += q;
+        self.quote_volume += pq;
+        self.trades += 1;
+        if !t.sell {
+            self.buy_volume += q;
+            self.buy_quote_volume += pq;
+        }
+    }
+
+    pub(crate) fn end_us(&self) -> i64 {
+        self.open_time_us + self.interval_us
+    }
+}
+
+/// Builds 1-minute candles from the tape with each venue's push rules:
+/// - Binance: a running update at most every 2000 ms, and exactly one `x:true` per bar, sent when
+///   the minute is over (on the first trade of a later minute, or by the clock once no pending
+///   trade can still fall into it);
+/// - Kraken: trade-triggered — one update per batch per candle touched, no closed flag.
+#[derive(Debug)]
+pub(crate) struct CandleBuilder {
+    venue: Venue,
+    cur: Option<CandleSnap>,
+    touched: bool,
+    last_emit_us: i64,
+}
+
+impl CandleBuilder {
+    pub(crate) fn new(venue: Venue, start_us: i64) -> CandleBuilder {
+        CandleBuilder {
+            venue,
+            cur: None,
+            touched: false,
+            last_emit_us: start_us,
+        }
+    }
+
+    pub(crate) fn current(&self) -> Option<CandleSnap> {
+        self.cur
+    }
+
+    pub(crate) fn on_trade(&mut self, t: &RawTrade, now_us: i64, out: &mut Vec<CandleSnap>) {
+        let open = t.ts_us - t.ts_us.rem_euclid(MINUTE_US);
+        match &mut self.cur {
+            Some(c) if c.open_time_us == open => c.add(t),
+            cur => {
+                if let Some(old) = cur.take() {
+                    match self.venue {
+                        Venue::Binance => out.push(CandleSnap {
+                            closed: true,
+                            event_us: now_us,
+                            ..old
+                        }),
+                        Venue::Kraken if self.touched => out.push(CandleSnap {
+                            event_us: now_us,
+                            ..old
+                        }),
+                        Venue::Kraken => {}
+                    }
+                }
+                *cur = Some(CandleSnap::open_with(t, now_us));
+            }
+        }
+        self.touched = true;
+    }
+
+    /// End of a driver tick. `next_trade_ts` is the event time of the next (not yet due) trade,
+    /// `None` when the tape is over.
+    pub(crate) fn on_tick(
+        &mut self,
+        now_us: i64,
+        next_trade_ts: Option<i64>,
+        out: &mut Vec<CandleSnap>,
+    ) {
+        match self.venue {
+            Venue::Kraken => {
+                if self.touched {
+                    if let Some(c) = self.cur {
+                        out.push(CandleSnap {
+                            event_us: now_us,
+                            ..c
+                        });
+                    }
+                }
+            }
+            Venue::Binance => {
+                if let Some(c) = self.cur {
+                    let over =
+                        now_us >= c.end_us() && next_trade_ts.is_none_or(|ts| ts >= c.end_us());
+                    if over {
+                        out.push(CandleSnap {
+                            closed: true,
+                            event_us: now_us,
+                            ..c
+                        });
+                        self.cur = None;
+                        self.last_emit_us = now_us;
+                    } else if now_us - self.last_emit_us >= KLINE_UPDATE_US {
+                        out.push(CandleSnap {
+                            event_us: now_us,
+                            ..c
+                        });
+                        self.last_emit_us = now_us;
+                    }
+                }
+            }
+        }
+        self.touched = false;
+    }
+
+    /// When the builder next has something to say without a new trade (Binance only).
+    pub(crate) fn next_event_us(&self) -> Option<i64> {
+        match (self.venue, &self.cur) {
+            (Venue::Binance, Some(c)) => {
+                Some((self.last_emit_us + KLINE_UPDATE_US).min(c.end_us()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What the driver publishes per tick.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// Trades that became due, in order.
+    pub trades: Vec<RawTrade>,
+    /// Candle messages to push after the trades.
+    pub candles: Vec<CandleSnap>,
+    /// Statistics after the batch.
+    pub stats: Stats,
+}
+
+/// State shared between the driver and connections, guarded by [`Market::lock`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub recent: VecDeque<RawTrade>,
+    pub candle: Option<CandleSnap>,
+    pub stats: Stats,
+}
+
+/// A market at run time.
+#[derive(Debug)]
+pub(crate) struct Market {
+    pub spec: MarketSpec,
+    tx: broadcast::Sender<Arc<Batch>>,
+    shared: Mutex<Shared>,
+    start: Notify,
+    start_requested: AtomicBool,
+    start_us: AtomicI64,
+}
+
+impl Market {
+    pub(crate) fn new(spec: MarketSpec) -> Market {
+        let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let stats = Stats::new(spec.profile.initial_ticks);
+        Market {
+            spec,
+            tx,
+            shared: Mutex::new(Shared {
+                recent: VecDeque::with_capacity(RECENT_TRADES),
+                candle: None,
+                stats,
+            }),
+            start: Notify::new(),
+            start_requested: AtomicBool::new(false),
+            start_us: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Locks the shared state; while held, the driver cannot publish.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A receiver of batches published after this call. Call with the lock held (pass the guard)
+    /// to align it with a snapshot.
+    pub(crate) fn subscribe(
+        &self,
+        _guard: &MutexGuard<'_, Shared>,
+    ) -> broadcast::Receiver<Arc<Batch>> {
+        self.tx.subscribe()
+    }
+
+    /// Starts the tape if it waits for a subscriber (idempotent).
+    pub(crate) fn request_start(&self) {
+        if !self.start_requested.swap(true, Ordering::AcqRel) {
+            self.start.notify_one();
+        }
+    }
+
+    /// Wall-clock µs at which the tape started.
+    pub(crate) fn start_us(&self) -> Option<i64> {
+        let v = self.start_us.load(Ordering::Acquire);
+        (v != i64::MIN).then_some(v)
+    }
+}
+
+/// Publishes one market's tape until it is complete (and its last candle closed) or shutdown.
+pub(crate) async fn run_driver(
+    core: Arc<SimCore>,
+    idx: usize,
+    gt: Option<GtSender>,
+    done: Option<mpsc::UnboundedSender<usize>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(market) = core.markets.get(idx).cloned() else {
+        return;
+    };
+    let rate = core.rate;
+    let limit = core.trades_per_market.unwrap_or(u64::MAX);
+    if core.start_mode == StartMode::OnSubscribe {
+        tokio::select! {
+            _ = market.start.notified() => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+    let start_instant = Instant::now();
+    let start_us = now_us();
+    market.start_us.store(start_us, Ordering::Release);
+    tracing::debug!(venue = %market.spec.venue, symbol = %market.spec.symbol, start_us, "tape started");
+
+    let mut gen = TapeGen::new(market.spec.profile, start_us, rate);
+    let mut candles = CandleBuilder::new(market.spec.venue, start_us);
+    let mut stats = Stats::new(market.spec.profile.initial_ticks);
+    let mut done = done;
+    let tick = Duration::from_millis(1);
+    let mut last_tick = start_instant.checked_sub(tick).unwrap_or(start_instant);
+    loop {
+        if gen.next >= limit {
+            if let Some(d) = done.take() {
+                let _ = d.send(idx);
+            }
+        }
+        let next_due = (gen.next < limit)
+            .then(|| start_instant + Duration::from_secs_f64(gen.next as f64 / rate));
+        let candle_due = candles.next_event_us().map(|us| {
+            start_instant + Duration::from_micros(u64::try_from(us - start_us).unwrap_or(0))
+        });
+        let wake = match (next_due, candle_due) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(w) => w,
+                None => break,
+            },
+        };
+        let wake = wake.max(last_tick + tick);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = stopped(&mut shutdown) => break,
+        }
+        last_tick = Instant::now();
+        let elapsed = last_tick.saturating_duration_since(start_instant);
+        let now = start_us + i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
+        // The epsilon makes a trade due exactly at the instant the wake-up above computed for it.
+        let due = ((elapsed.as_secs_f64() * rate + 1e-6) as u64)
+            .saturating_add(1)
+            .min(limit);
+        let n = due.saturating_sub(gen.next) as usize;
+        let mut batch = Batch {
+            trades: Vec::with_capacity(n),
+            candles: Vec::new(),
+            stats,
+        };
+        while gen.next < due {
+            let t = gen.next_raw();
+            candles.on_trade(&t, now, &mut batch.candles);
+            stats.on_trade(&t);
+            batch.trades.push(t);
+        }
+        let next_ts = (gen.next < limit).then(|| gen.ts_of(gen.next));
+        candles.on_tick(now, next_ts, &mut batch.candles);
+        if batch.trades.is_empty() && batch.candles.is_empty() {
+            continue;
+        }
+        batch.stats = stats;
+        let batch = Arc::new(batch);
+        {
+            let mut sh = market.lock();
+            let skip = batch.trades.len().saturating_sub(RECENT_TRADES);
+            for t in &batch.trades[skip..] {
+                if sh.recent.len() == RECENT_TRADES {
+                    sh.recent.pop_front();
+                }
+                sh.recent.push_back(*t);
+            }
+            sh.candle = candles.current();
+            sh.stats = stats;
+            // No receiver is fine: nobody is subscribed yet (or any more).
+            let _ = market.tx.send(Arc::clone(&batch));
+        }
+        if !batch.trades.is_empty() {
+            core.published
+                .fetch_add(batch.trades.len() as u64, Ordering::AcqRel);
+            if let Some(gt) = &gt {
+                gt.batch(idx, batch);
+            }
+        }
+    }
+    if let Some(d) = done.take() {
+        if gen.next >= limit {
+            let _ = d.send(idx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trades(venue: Venue, rate: f64, n: u64) -> Vec<RawTrade> {
+        let mut g = TapeGen::new(Profile::new(1, venue, "BTC/USDT"), 0, rate);
+        (0..n).map(|_| g.next_raw()).collect()
+    }
+
+    #[test]
+    fn binance_one_close_per_minute_and_two_second_updates() {
+        // 10 trades/s for 150 s, driver ticking every 100 ms.
+        let tape = trades(Venue::Binance, 10.0, 1500);
+        let mut b = CandleBuilder::new(Venue::Binance, 0);
+        let mut out = Vec::new();
+        let mut i = 0;
+        let mut now = 0;
+        while now <= 200_000_000 {
+            while i < tape.len() && tape[i].ts_us <= now {
+                b.on_trade(&tape[i], now, &mut out);
+                i += 1;
+            }
+            b.on_tick(now, tape.get(i).map(|t| t.ts_us), &mut out);
+            now += 100_000;
+        }
+        let closed: Vec<_> = out.iter().filter(|c| c.closed).collect();
+        assert_eq!(closed.len(), 3, "minutes 0, 1 and the partial 2");
+        assert_eq!(closed[0].trades, 600);
+        assert_eq!(closed[1].first_id, closed[0].last_id + 1);
+        assert_eq!(closed.iter().map(|c| c.trades).sum::<u64>(), 1500);
+        let mut open_times: Vec<_> = closed.iter().map(|c| c.open_time_us).collect();
+        open_times.dedup();
+        assert_eq!(open_times.len(), 3);
+        let running: Vec<_> = out.iter().filter(|c| !c.closed).collect();
+        assert!(running.len() >= 70, "{}", running.len());
+        for w in out.windows(2) {
+            if !w[0].closed && !w[1].closed {
+                assert!(w[1].event_us - w[0].event_us >= 2_000_000);
+            }
+        }
+        assert!(b.next_event_us().is_none());
+    }
+
+    #[test]
+    fn kraken_updates_per_tick_touching_a_candle() {
+        let tape = trades(Venue::Kraken, 10.0, 700);
+        let mut b = CandleBuilder::new(Venue::Kraken, 0);
+        let mut out = Vec::new();
+        // One tick with everything: the first minute's final state, then the running second one.
+        for t in &tape {
+            b.on_trade(t, 70_000_000, &mut out);
+        }
+        b.on_tick(70_000_000, None, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].trades, 600);
+        assert_eq!(out[1].trades, 100);
+        assert!(!out[0].closed && !out[1].closed);
+        b.on_tick(70_100_000, None, &mut out);
+        assert_eq!(out.len(), 2, "no update without trades");
+    }
+
+    #[test]
+    fn bbo_straddles_last_price() {
+        let spec = MarketSpec::new(0, 5, Venue::Binance, "BTC/USDT");
+        for t in trades(Venue::Binance, 100.0, 200) {
+            let b = spec.bbo(Some(&t));
+            assert!(b.bid < b.ask);
+            assert!(b.bid <= t.price && t.price <= b.ask);
+            assert_eq!(b.update_id, spec.book_base + t.index);
+        }
+        assert_eq!(spec.native, "BTCUSDT");
+        assert_eq!(spec.stream, "btcusdt");
+    }
+}

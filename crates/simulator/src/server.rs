@@ -1,0 +1,446 @@
+//! The listener, routing by HTTP path, and the handle owning every task.
+//!
+//! One TCP listener serves every venue: the WebSocket handshake's request path picks the protocol
+//! (`/binance/...`, `/kraken/v2`). Unknown paths get HTTP 404. REST companions (later) will be
+//! routed here too: peek the request head and dispatch non-upgrade requests before the
+//! WebSocket handshake.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt;
+use tickrec_model::Venue;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{StatusCode, Uri};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{accept_hdr_async, WebSocketStream};
+
+use crate::binance::{self, BinanceRoute};
+use crate::config::{SimConfig, StartMode};
+use crate::ground_truth::{GtSender, GtWriter};
+use crate::kraken;
+use crate::market::{run_driver, Market, MarketSpec};
+use crate::SimError;
+
+pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
+
+/// How long a client has to complete the WebSocket handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for connections to send their close frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything connections and drivers share.
+#[derive(Debug)]
+pub(crate) struct SimCore {
+    pub markets: Vec<Arc<Market>>,
+    /// Binance stream prefix (`btcusdt`) → market index.
+    pub binance_by_stream: HashMap<String, usize>,
+    /// Kraken symbol (`BTC/USD`) → market index.
+    pub kraken_by_symbol: HashMap<String, usize>,
+    pub seed: u64,
+    pub rate: f64,
+    pub trades_per_market: Option<u64>,
+    pub start_mode: StartMode,
+    pub heartbeat: Duration,
+    pub binance_ping: Duration,
+    pub conn_counter: AtomicU64,
+    pub published: AtomicU64,
+}
+
+/// Resolves once shutdown is requested (or the handle is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// Sends queued messages with one flush, the cheap way to push many small frames.
+pub(crate) async fn send_all(
+    sink: &mut WsSink,
+    out: &mut Vec<Message>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    for m in out.drain(..) {
+        sink.feed(m).await?;
+    }
+    sink.flush().await
+}
+
+/// Best-effort close frame.
+pub(crate) async fn close(sink: &mut WsSink, code: CloseCode, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+}
+
+/// A running simulator. Dropping it stops the tasks too, but only [`SimHandle::shutdown`] waits
+/// for the ground-truth file to be complete.
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    core: Arc<SimCore>,
+    shutdown: watch::Sender<bool>,
+    finished: watch::Receiver<bool>,
+    /// Kept so that `finished` never reports "closed" for an endless tape.
+    _finished_tx: Option<watch::Sender<bool>>,
+    tasks: Vec<JoinHandle<()>>,
+    gt: Option<(GtWriter, GtSender)>,
+}
+
+impl SimHandle {
+    /// The bound address (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the Binance endpoint; append `/stream?streams=...` or `/ws/<stream>`.
+    pub fn binance_ws_url(&self) -> String {
+        format!("ws://{}/binance", self.addr)
+    }
+
+    /// URL of the Kraken v2 endpoint.
+    pub fn kraken_ws_url(&self) -> String {
+        format!("ws://{}/kraken/v2", self.addr)
+    }
+
+    /// Trades published so far, all markets (due trades of started tapes, whether or not any
+    /// connection has sent them yet).
+    pub fn published(&self) -> u64 {
+        self.core.published.load(Ordering::Acquire)
+    }
+
+    /// Wall-clock µs at which a market's tape started (its trade 0's timestamp before Binance's
+    /// millisecond truncation); `None` if not started or unknown. Feed it to `tape_trade`.
+    pub fn tape_start_us(&self, venue: Venue, symbol: &str) -> Option<i64> {
+        self.core
+            .markets
+            .iter()
+            .find(|m| m.spec.venue == venue && m.spec.symbol == symbol)
+            .and_then(|m| m.start_us())
+    }
+
+    /// Resolves once every market has published `trades_per_market` trades and the ground-truth
+    /// file holds them all (flushed and fsynced). Never resolves for an endless tape, nor for an
+    /// `OnSubscribe` market nobody subscribes to.
+    pub async fn wait_finished(&self) {
+        let mut rx = self.finished.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+
+    /// Stops every task, closes connections (close code 1001), flushes and fsyncs the ground
+    /// truth.
+    ///
+    /// # Errors
+    /// [`SimError::GroundTruthWriter`] if the file could not be completely written,
+    /// [`SimError::Task`] if a task panicked.
+    pub async fn shutdown(self) -> Result<(), SimError> {
+        let _ = self.shutdown.send(true);
+        let mut result = Ok(());
+        for t in self.tasks {
+            if let Err(e) = t.await {
+                if e.is_panic() && result.is_ok() {
+                    result = Err(SimError::Task(e.to_string()));
+                }
+            }
+        }
+        if let Some((writer, tx)) = self.gt {
+            let synced = tx.sync().await;
+            drop(tx);
+            let joined = writer.join().await;
+            result = result.and(synced).and(joined);
+        }
+        result
+    }
+}
+
+/// Binds, starts every market driver and the accept loop.
+///
+/// # Errors
+/// [`SimError::Config`] for an invalid configuration, [`SimError::Io`] when the address cannot be
+/// bound or the ground-truth file cannot be created.
+pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
+    cfg.validate()?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| SimError::io(format!("bind {}", cfg.listen), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| SimError::io("local_addr", e))?;
+
+    let mut markets = Vec::with_capacity(cfg.markets.len());
+    let mut binance_by_stream = HashMap::new();
+    let mut kraken_by_symbol = HashMap::new();
+    for (idx, m) in cfg.markets.iter().enumerate() {
+        let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
+        let clash = match m.venue {
+            Venue::Binance => binance_by_stream.insert(spec.stream.clone(), idx),
+            Venue::Kraken => kraken_by_symbol.insert(spec.native.clone(), idx),
+        };
+        if clash.is_some() {
+            return Err(SimError::Config(format!(
+                "{} {} maps to the same native symbol as another market",
+                m.venue, m.symbol
+            )));
+        }
+        markets.push(Arc::new(Market::new(spec)));
+    }
+    let gt = match &cfg.ground_truth {
+        Some(path) => Some(GtWriter::spawn(path, markets.clone())?),
+        None => None,
+    };
+    let core = Arc::new(SimCore {
+        markets,
+        binance_by_stream,
+        kraken_by_symbol,
+        seed: cfg.seed,
+        rate: cfg.rate_per_market,
+        trades_per_market: cfg.trades_per_market,
+        start_mode: cfg.start,
+        heartbeat: cfg.heartbeat_interval,
+        binance_ping: cfg.binance_ping_interval,
+        conn_counter: AtomicU64::new(0),
+        published: AtomicU64::new(0),
+    });
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (finished_tx, finished_rx) = watch::channel(false);
+    let gt_tx = gt.as_ref().map(|(_, tx)| tx.clone());
+    let mut tasks = Vec::new();
+    let (done_tx, done_rx) = match cfg.trades_per_market {
+        Some(_) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    for idx in 0..core.markets.len() {
+        tasks.push(tokio::spawn(run_driver(
+            Arc::clone(&core),
+            idx,
+            gt_tx.clone(),
+            done_tx.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    drop(done_tx);
+    let finished_keep = match done_rx {
+        Some(rx) => {
+            tasks.push(tokio::spawn(supervise(
+                core.markets.len(),
+                rx,
+                gt_tx,
+                finished_tx,
+                shutdown_rx.clone(),
+            )));
+            None
+        }
+        None => Some(finished_tx),
+    };
+    tasks.push(tokio::spawn(accept_loop(
+        listener,
+        Arc::clone(&core),
+        shutdown_rx,
+    )));
+    tracing::info!(%addr, markets = core.markets.len(), "simulator listening");
+    Ok(SimHandle {
+        addr,
+        core,
+        shutdown: shutdown_tx,
+        finished: finished_rx,
+        _finished_tx: finished_keep,
+        tasks,
+        gt,
+    })
+}
+
+/// Reports completion once every finite tape is published and on disk.
+async fn supervise(
+    n: usize,
+    mut done: mpsc::UnboundedReceiver<usize>,
+    gt: Option<GtSender>,
+    finished: watch::Sender<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut remaining: HashSet<usize> = (0..n).collect();
+    while !remaining.is_empty() {
+        tokio::select! {
+            d = done.recv() => match d {
+                Some(i) => { remaining.remove(&i); }
+                None => return,
+            },
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+    if let Some(gt) = &gt {
+        if let Err(e) = gt.sync().await {
+            tracing::error!(error = %e, "ground truth sync after the tape finished");
+        }
+    }
+    drop(gt);
+    let _ = finished.send(true);
+    stopped(&mut shutdown).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    core: Arc<SimCore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tracing::debug!(%peer, "connection");
+                    conns.spawn(handle_conn(stream, Arc::clone(&core), shutdown.clone()));
+                }
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(CLOSE_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
+}
+
+/// The venue protocol a connection speaks, from its request path.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Binance(BinanceRoute),
+    Kraken,
+}
+
+pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
+    let path = uri.path();
+    if let Some(rest) = path.strip_prefix("/binance") {
+        return binance::parse_path(rest, uri.query()).map(Route::Binance);
+    }
+    match path {
+        "/kraken/v2" | "/kraken/v2/" => Some(Route::Kraken),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` escapes (clients may encode `@` and `/` in stream lists); malformed escapes are
+/// kept literally.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Receiver<bool>) {
+    let mut route = None;
+    // The callback's signature is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        match route_of(req.uri()) {
+            Some(r) => {
+                route = Some(r);
+                Ok(resp)
+            }
+            None => {
+                tracing::debug!(uri = %req.uri(), "no venue at this path");
+                let mut e = ErrorResponse::new(Some(format!("no venue at {}", req.uri().path())));
+                *e.status_mut() = StatusCode::NOT_FOUND;
+                Err(e)
+            }
+        }
+    };
+    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_hdr_async(stream, callback)).await
+    {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "websocket handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("websocket handshake timed out");
+            return;
+        }
+    };
+    match route {
+        Some(Route::Binance(r)) => binance::serve(ws, core, r, shutdown).await,
+        Some(Route::Kraken) => kraken::serve(ws, core, shutdown).await,
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(s: &str) -> Option<Route> {
+        route_of(&s.parse::<Uri>().unwrap())
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/kraken/v2"), Some(Route::Kraken));
+        assert_eq!(route("/kraken/v1"), None);
+        assert_eq!(route("/"), None);
+        assert_eq!(
+            route("/binance/stream?streams=btcusdt@trade/ethusdt%40aggTrade"),
+            Some(Route::Binance(BinanceRoute {
+                combined: true,
+                streams: vec!["btcusdt@trade".into(), "ethusdt@aggTrade".into()],
+            }))
+        );
+        assert_eq!(
+            route("/binance/ws/btcusdt@trade"),
+            Some(Route::Binance(BinanceRoute {
+                combined: false,
+                streams: vec!["btcusdt@trade".into()],
+            }))
+        );
+        assert_eq!(
+            route("/binance/ws"),
+            Some(Route::Binance(BinanceRoute {
+                combined: false,
+                streams: vec![],
+            }))
+        );
+        assert_eq!(route("/binance/nope"), None);
+    }
+
+    #[test]
+    fn percent() {
+        assert_eq!(percent_decode("a%40b%2Fc"), "a@b/c");
+        assert_eq!(percent_decode("a%4"), "a%4");
+        assert_eq!(percent_decode("%zz%"), "%zz%");
+    }
+}

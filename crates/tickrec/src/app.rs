@@ -1,0 +1,157 @@
+//! Wiring for `tickrec record`: one supervisor task per market connection → bounded channel →
+//! the SQLite writer thread; HTTP on the side; SIGINT/SIGTERM stops reading, flushes, exits 0.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use tickrec_feed::{run_connection, ConnectionConfig, ConnectionReport};
+use tickrec_model::Event;
+use tickrec_store::{spawn_sqlite_writer, WriterReport};
+use tickrec_venues::{adapter_for, MarketSub, VenueAdapter, VenueError};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info};
+
+use crate::config::{Config, MarketConfig};
+use crate::http::{self, HttpState};
+
+/// Frames in flight between the readers and the writer (each entry is one frame's events).
+/// Bounded so that memory stays bounded when the sink falls behind.
+pub const EVENT_CHANNEL_CAPACITY: usize = 16_384;
+
+/// Builds the venue adapter of one configured market.
+///
+/// # Errors
+/// [`VenueError`] for symbols or channels the venue cannot serve.
+pub fn adapter_for_market(m: &MarketConfig) -> Result<Box<dyn VenueAdapter>, VenueError> {
+    let subs: Vec<MarketSub> = m
+        .symbols
+        .iter()
+        .map(|s| MarketSub {
+            symbol: Arc::from(s.trim()),
+            channels: m.channels.clone(),
+        })
+        .collect();
+    adapter_for(m.venue, &subs)
+}
+
+/// The outcome of a recording run.
+#[derive(Debug)]
+pub struct RecordSummary {
+    /// Per connection.
+    pub connections: Vec<ConnectionReport>,
+    /// The writer's totals and latency.
+    pub writer: WriterReport,
+}
+
+/// Optional probes into a running recorder (benchmarks and tests).
+#[derive(Default)]
+pub struct Hooks {
+    /// Receives the writer's live counters once the store is open.
+    pub writer_stats: Option<tokio::sync::oneshot::Sender<Arc<tickrec_store::WriterStats>>>,
+}
+
+/// Records until `stop` resolves, then flushes everything and returns.
+///
+/// # Errors
+/// Start-up failures (bad market, store cannot open, HTTP port taken) and a fatal store error.
+pub async fn record(
+    cfg: Config,
+    stop: impl std::future::Future<Output = ()>,
+    hooks: Hooks,
+) -> anyhow::Result<RecordSummary> {
+    tickrec_feed::tls::install_crypto_provider();
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_CHANNEL_CAPACITY);
+    let writer = spawn_sqlite_writer(cfg.sqlite.clone(), cfg.batch.clone(), rx)
+        .with_context(|| format!("opening SQLite store {}", cfg.sqlite.path.display()))?;
+    info!(path = %cfg.sqlite.path.display(), "sqlite store open");
+    if let Some(h) = hooks.writer_stats {
+        let _ = h.send(writer.stats());
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut names = Vec::new();
+    for (i, m) in cfg.markets.iter().enumerate() {
+        let adapter = adapter_for_market(m).with_context(|| format!("markets[{i}]"))?;
+        let base = m
+            .ws_url
+            .clone()
+            .unwrap_or_else(|| adapter.default_ws_url().to_string());
+        let name = format!("{}#{i}", m.venue);
+        names.push(name.clone());
+        let conn = ConnectionConfig::new(name, base);
+        tasks.push(tokio::spawn(run_connection(
+            adapter,
+            conn,
+            tx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    drop(tx);
+    let http_task = if cfg.http.enabled {
+        let state = HttpState::new(writer.stats(), names, started);
+        let listener = tokio::net::TcpListener::bind(cfg.http.listen)
+            .await
+            .with_context(|| format!("binding HTTP server to {}", cfg.http.listen))?;
+        info!(listen = %cfg.http.listen, "http server listening (/metrics, /health, /ready)");
+        Some(tokio::spawn(http::serve(listener, state, stop_rx.clone())))
+    } else {
+        None
+    };
+
+    stop.await;
+    info!("shutdown requested: stopping readers, flushing buffered rows");
+    let _ = stop_tx.send(true);
+    let mut connections = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(r) => connections.push(r),
+            Err(e) => error!(error = %e, "connection task failed"),
+        }
+    }
+    if let Some(h) = http_task {
+        let _ = h.await;
+    }
+    let writer = tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .context("writer thread panicked")?
+        .context("sqlite writer failed")?;
+    let events_received: u64 = connections.iter().map(|c| c.events).sum();
+    info!(
+        events_received,
+        trades = writer.totals.trades,
+        rows = writer.totals.rows(),
+        rejects = writer.totals.rejects,
+        commits = writer.commits,
+        p99_us = writer.latency.p99_us,
+        "all buffered rows committed; exiting"
+    );
+    Ok(RecordSummary {
+        connections,
+        writer,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

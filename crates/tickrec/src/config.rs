@@ -1,0 +1,332 @@
+//! The configuration file (TOML). Two shapes are accepted:
+//!
+//! - the native one: `[storage.sqlite]`, `[batch]`, `[http]`, `[[markets]]`;
+//! - seed 000's single-venue one: `[db] uri`, `[exchange] venue pairs`, `[batch]`,
+//!   so a user of that spec can start from their file.
+//!
+//! Unknown keys are errors (with the line), defaults live in the `Default` impls below, and every
+//! field's doc comment is its user documentation.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tickrec_model::{Channel, Venue};
+use tickrec_store::{BatchConfig, SqliteConfig};
+
+/// A configuration error, naming the file and, for syntax/shape errors, the line and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax or shape error (the message carries line, column and key).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// toml's message.
+        message: String,
+    },
+    /// A semantic error after parsing.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where data is stored.
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
+    /// Batching of writes.
+    #[serde(default)]
+    pub batch: Option<BatchConfig>,
+    /// The HTTP server (metrics, health).
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
+    /// Markets to record; each entry is one connection.
+    #[serde(default)]
+    pub markets: Vec<MarketConfig>,
+    /// Seed 000 compatibility: `[db] uri`.
+    #[serde(default)]
+    pub db: Option<DbConfig>,
+    /// Seed 000 compatibility: `[exchange] venue pairs`.
+    #[serde(default)]
+    pub exchange: Option<ExchangeConfig>,
+}
+
+/// `[storage]`: the sinks. SQLite is the embedded default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `[storage.sqlite]`: the embedded SQLite store.
+    #[serde(default)]
+    pub sqlite: Option<SqliteConfig>,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the metrics/health server; loopback by default. Set `enabled = false` to turn it off.
+    pub listen: SocketAddr,
+    /// Serve HTTP at all.
+    pub enabled: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9187)),
+            enabled: true,
+        }
+    }
+}
+
+/// `[[markets]]`: one connection to one venue.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MarketConfig {
+    /// Venue: `binance` or `kraken`.
+    pub venue: Venue,
+    /// Unified symbols, `BASE/QUOTE` (e.g. `BTC/USDT`).
+    pub symbols: Vec<String>,
+    /// Channels: `trades`, `agg_trades` (Binance), `bbo`, `candles_1m` … Default: `["trades"]`.
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+    /// WebSocket endpoint override (simulator, testnet, regional endpoint, proxy). `ws://` or `wss://`.
+    #[serde(default)]
+    pub ws_url: Option<String>,
+    /// REST endpoint override, used by backfill.
+    #[serde(default)]
+    pub rest_url: Option<String>,
+}
+
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Trades]
+}
+
+/// Seed 000's `[db]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DbConfig {
+    /// `sqlite://path/to/file.db` or a plain file path. (PostgreSQL URIs arrive with the Postgres sink.)
+    pub uri: String,
+}
+
+/// Seed 000's `[exchange]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// Venue name.
+    pub venue: Venue,
+    /// Unified pairs, e.g. `["BTC/USDT", "ETH/USDT"]`.
+    pub pairs: Vec<String>,
+    /// WebSocket endpoint override.
+    #[serde(default)]
+    pub ws_url: Option<String>,
+}
+
+/// The resolved configuration the recorder runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// SQLite store.
+    pub sqlite: SqliteConfig,
+    /// Batching.
+    pub batch: BatchConfig,
+    /// HTTP server.
+    pub http: HttpConfig,
+    /// Markets (one connection each).
+    pub markets: Vec<MarketConfig>,
+}
+
+impl Config {
+    /// What `tickrec record` runs with no config file: Kraken v2 and Binance, BTC/USDT and
+    /// ETH/USDT trades, into `data/tickrec.db`.
+    pub fn default_recording() -> Config {
+        let pairs = vec!["BTC/USDT".to_string(), "ETH/USDT".to_string()];
+        let market = |venue| MarketConfig {
+            venue,
+            symbols: pairs.clone(),
+            channels: default_channels(),
+            ws_url: None,
+            rest_url: None,
+        };
+        Config {
+            sqlite: SqliteConfig::default(),
+            batch: BatchConfig::default(),
+            http: HttpConfig::default(),
+            markets: vec![market(Venue::Kraken), market(Venue::Binance)],
+        }
+    }
+
+    /// Loads and validates a file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, line and key where toml can tell.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates config text.
+    ///
+    /// # Errors
+    /// [`ConfigError`].
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string(),
+        })?;
+        file.resolve()
+    }
+}
+
+impl FileConfig {
+    /// Turns the file into a runnable config, merging the seed-000 shape.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`].
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let mut sqlite = self.storage.and_then(|s| s.sqlite).unwrap_or_default();
+        if let Some(db) = self.db {
+            sqlite.path = sqlite_path_from_uri(&db.uri)?;
+        }
+        let mut markets = self.markets;
+        if let Some(ex) = self.exchange {
+            markets.push(MarketConfig {
+                venue: ex.venue,
+                symbols: ex.pairs,
+                channels: default_channels(),
+                ws_url: ex.ws_url,
+                rest_url: None,
+            });
+        }
+        if markets.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no markets: add a [[markets]] section (or seed 000's [exchange])".into(),
+            ));
+        }
+        let batch = self.batch.unwrap_or_default();
+        if batch.max_rows == 0 || batch.max_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "batch.max_rows and batch.max_ms must be > 0".into(),
+            ));
+        }
+        let cfg = Config {
+            sqlite,
+            batch,
+            http: self.http.unwrap_or_default(),
+            markets,
+        };
+        // Build every adapter once so that a bad symbol or channel fails here, not at run time.
+        for (i, m) in cfg.markets.iter().enumerate() {
+            crate::app::adapter_for_market(m)
+                .map_err(|e| ConfigError::Invalid(format!("markets[{i}] ({}): {e}", m.venue)))?;
+            if let Some(url) = &m.ws_url {
+                if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                    return Err(ConfigError::Invalid(format!(
+                        "markets[{i}].ws_url `{url}` must start with ws:// or wss://"
+                    )));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+fn sqlite_path_from_uri(uri: &str) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = uri.strip_prefix("sqlite://") {
+        return Ok(PathBuf::from(p));
+    }
+    if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
+        return Err(ConfigError::Invalid(
+            "[db] uri is a PostgreSQL URI, but this build records into SQLite only (the Postgres sink is not available yet); use `sqlite://path`".into(),
+        ));
+    }
+    if uri.contains("://") {
+        return Err(ConfigError::Invalid(format!(
+            "[db] uri: unsupported scheme in `{}`",
+            uri.split("://").next().unwrap_or("")
+        )));
+    }
+    Ok(PathBuf::from(uri))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../config/example.toml");
+
+    #[test]
+    fn example_config_parses() {
+        let cfg = Config::parse(EXAMPLE).expect("example parses");
+        assert_eq!(cfg.markets.len(), 2);
+        assert_eq!(cfg.batch.max_rows, 5000);
+        assert_eq!(cfg.http.listen.port(), 9187);
+    }
+
+    #[test]
+    fn default_recording_is_valid() {
+        let cfg = Config::default_recording();
+        for m in &cfg.markets {
+            assert!(crate::app::adapter_for_market(m).is_ok());
+        }
+        assert_eq!(cfg.sqlite.path, PathBuf::from("data/tickrec.db"));
+    }
+
+    #[test]
+    fn seed_000_shape_is_accepted() {
+        let cfg = Config::parse(
+            "[db]\nuri = \"sqlite://x/y.db\"\n[exchange]\nvenue = \"kraken\"\npairs = [\"BTC/USDT\", \"ETH/USDT\"]\n[batch]\nmax_rows = 100\nmax_ms = 50\n",
+        )
+        .expect("seed 000 config");
+        assert_eq!(cfg.sqlite.path, PathBuf::from("x/y.db"));
+        assert_eq!(cfg.markets[0].venue, Venue::Kraken);
+        assert_eq!(cfg.markets[0].symbols.len(), 2);
+        assert_eq!(cfg.batch.max_ms, 50);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let e = Config::parse("[batch]\nmax_rows = 10\nmax_rowz = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_rowz") && e.contains("line 3"), "{e}");
+        let e = Config::parse("[[markets]]\nvenue = \"bitfinex\"\nsymbols = [\"BTC/USD\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bitfinex") && e.contains("line 2"), "{e}");
+        let e = Config::parse("[[markets]]\nvenue = \"binance\"\nsymbols = [\"BTCUSDT\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("markets[0]") && e.contains("BASE/QUOTE"), "{e}");
+        let e = Config::parse("[[markets]]\nvenue = \"kraken\"\nsymbols = [\"BTC/USD\"]\nchannels = [\"agg_trades\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("agg_trades"), "{e}");
+        let e = Config::parse("[db]\nuri = \"postgres://u:secret@h/db\"\n[exchange]\nvenue = \"kraken\"\npairs = [\"BTC/USD\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "{e}");
+        assert!(Config::parse("").is_err());
+        assert!(Config::parse("this is not toml").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The tickrec binary's library half: CLI commands, configuration, wiring and the HTTP side.
+//! Kept as a library so integration tests can run the recorder in-process.
+//!
+//! # Layout
+//! - [`config`] — the TOML file (native and seed-000 shapes), validation, defaults.
+//! - [`app`] — `record`: supervisors → channel → SQLite writer; signals; shutdown flush.
+//! - [`http`] — `/metrics`, `/health`, `/ready`.
+//! - [`simulate`] — `tickrec simulate`.
+//! - [`bench`] — `tickrec bench`.
+
+pub mod app;
+pub mod bench;
+pub mod config;
+pub mod http;
+pub mod simulate;

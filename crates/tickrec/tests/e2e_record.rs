@@ -1,0 +1,292 @@
+//! End to end with real processes: `tickrec simulate` (Binance + Kraken, two pairs each) →
+//! `tickrec record` → SQLite; SIGTERM; the stored tape is compared with the simulator's ground
+//! truth, value by value.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tickrec_model::Decimal;
+use tickrec_simulator::{read_ground_truth, TapeTrade};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tickrec");
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_simulator(dir: &Path, rate: u64, trades: u64) -> (Proc, serde_json::Value) {
+    let mut child = Command::new(BIN)
+        .args([
+            "simulate",
+            "--rate",
+            &rate.to_string(),
+            "--trades",
+            &trades.to_string(),
+        ])
+        .args([
+            "--market",
+            "binance:BTC/USDT",
+            "--market",
+            "binance:ETH/USDT",
+        ])
+        .args(["--market", "kraken:BTC/USD", "--market", "kraken:ETH/USD"])
+        .arg("--ground-truth")
+        .arg(dir.join("truth.csv"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn simulator");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("simulator prints its URLs");
+    let urls: serde_json::Value = serde_json::from_str(&line).expect("json line");
+    (Proc(child), urls)
+}
+
+fn write_config(dir: &Path, urls: &serde_json::Value) -> std::path::PathBuf {
+    let cfg = format!(
+        r#"
+[storage.sqlite]
+path = "{db}"
+[batch]
+max_rows = 5000
+max_ms = 500
+[http]
+enabled = false
+[[markets]]
+venue = "binance"
+symbols = ["BTC/USDT", "ETH/USDT"]
+channels = ["trades"]
+ws_url = "{b}"
+[[markets]]
+venue = "kraken"
+symbols = ["BTC/USD", "ETH/USD"]
+channels = ["trades"]
+ws_url = "{k}"
+"#,
+        db = dir.join("rec.db").display(),
+        b = urls["binance_ws_url"].as_str().expect("binance url"),
+        k = urls["kraken_ws_url"].as_str().expect("kraken url"),
+    );
+    let path = dir.join("tickrec.toml");
+    std::fs::write(&path, cfg).expect("write config");
+    path
+}
+
+fn start_recorder(config: &Path, log: &Path) -> Proc {
+    let log = std::fs::File::create(log).expect("log file");
+    Proc(
+        Command::new(BIN)
+            .arg("record")
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn recorder"),
+    )
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Row {
+    venue: String,
+    symbol: String,
+    trade_id: i64,
+    price: String,
+    qty: String,
+    side: String,
+    ts_exchange_us: i64,
+}
+
+fn stored(db: &Path) -> Vec<Row> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let mut stmt = conn
+        .prepare("SELECT venue, symbol, trade_id, price_m, price_scale, qty_m, qty_scale, side, ts_exchange_us FROM trades ORDER BY venue, symbol, trade_id")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| {
+            let dec = |m: i64, s: i64| {
+                Decimal::new(m, s as u8)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default()
+            };
+            Ok(Row {
+                venue: r.get(0)?,
+                symbol: r.get(1)?,
+                trade_id: r.get(2)?,
+                price: dec(r.get(3)?, r.get(4)?),
+                qty: dec(r.get(5)?, r.get(6)?),
+                side: r.get(7)?,
+                ts_exchange_us: r.get(8)?,
+            })
+        })
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows
+}
+
+fn count(db: &Path) -> u64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM trades", [], |r| r.get::<_, i64>(0)))
+        .map(|n| n as u64)
+        .unwrap_or(0)
+}
+
+fn truth_row(t: &TapeTrade) -> Row {
+    // The recorder's unified symbol equals the simulator's market symbol.
+    Row {
+        venue: t.venue.as_str().to_string(),
+        symbol: t.symbol.clone(),
+        trade_id: t.trade_id as i64,
+        price: t.price.clone(),
+        qty: t.qty.clone(),
+        side: t.side.as_str().to_string(),
+        ts_exchange_us: t.ts_exchange_us,
+    }
+}
+
+fn sigterm_and_wait(p: &mut Proc) -> i32 {
+    let pid = p.0.id().to_string();
+    let ok = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(st) = p.0.try_wait().expect("wait") {
+            return st.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recorder did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn recorded_tape_equals_ground_truth_and_sigterm_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let per_market = 12_500u64; // 4 markets → 50 000 trades
+    let (mut sim, urls) = start_simulator(dir.path(), 5_000, per_market);
+    let config = write_config(dir.path(), &urls);
+    let mut rec = start_recorder(&config, &dir.path().join("rec.log"));
+    let db = dir.path().join("rec.db");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while count(&db) < per_market * 4 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} trades stored",
+            count(&db)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(sigterm_and_wait(&mut rec), 0, "recorder exit code");
+    assert_eq!(sigterm_and_wait(&mut sim), 0, "simulator exit code");
+
+    let truth: Vec<Row> = {
+        let mut v: Vec<Row> = read_ground_truth(&dir.path().join("truth.csv"))
+            .expect("ground truth")
+            .iter()
+            .map(truth_row)
+            .collect();
+        v.sort_by(|a, b| (&a.venue, &a.symbol, a.trade_id).cmp(&(&b.venue, &b.symbol, b.trade_id)));
+        v
+    };
+    assert_eq!(truth.len() as u64, per_market * 4);
+    let rows = stored(&db);
+    assert_eq!(rows.len(), truth.len(), "row count");
+    for (r, t) in rows.iter().zip(&truth) {
+        assert_eq!(r, t);
+    }
+    // The tape deliberately contains trades identical but for their id: they are all there.
+    let mut look_alikes: HashMap<(&str, &str, i64, &str, &str), u32> = HashMap::new();
+    for r in &rows {
+        *look_alikes
+            .entry((&r.venue, &r.symbol, r.ts_exchange_us, &r.price, &r.side))
+            .or_default() += 1;
+    }
+    assert!(
+        look_alikes.values().any(|n| *n > 1),
+        "tape should contain look-alike trades"
+    );
+}
+
+#[test]
+fn sigterm_mid_stream_loses_nothing_received() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut sim, urls) = start_simulator(dir.path(), 20_000, 1_000_000);
+    let config = write_config(dir.path(), &urls);
+    let log = dir.path().join("rec.log");
+    let mut rec = start_recorder(&config, &log);
+    let db = dir.path().join("rec.db");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&db) < 20_000 {
+        assert!(Instant::now() < deadline, "recorder too slow to start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Stop while trades are pouring in.
+    assert_eq!(sigterm_and_wait(&mut rec), 0);
+    assert_eq!(sigterm_and_wait(&mut sim), 0);
+
+    // Everything the recorder parsed before the signal was committed.
+    let text = std::fs::read_to_string(&log).expect("log");
+    let summary: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "all buffered rows committed; exiting")
+        .expect("summary log line");
+    let rows = stored(&db);
+    assert_eq!(
+        summary["events_received"].as_u64(),
+        Some(rows.len() as u64),
+        "{summary}"
+    );
+
+    // Per market, the stored ids are a gap-free prefix of the tape with the tape's exact values.
+    let truth: HashMap<(String, String, i64), Row> =
+        read_ground_truth(&dir.path().join("truth.csv"))
+            .expect("ground truth")
+            .iter()
+            .map(|t| {
+                (
+                    (
+                        t.venue.as_str().to_string(),
+                        t.symbol.clone(),
+                        t.trade_id as i64,
+                    ),
+                    truth_row(t),
+                )
+            })
+            .collect();
+    let mut by_market: HashMap<(String, String), Vec<i64>> = HashMap::new();
+    for r in &rows {
+        assert_eq!(
+            truth.get(&(r.venue.clone(), r.symbol.clone(), r.trade_id)),
+            Some(r)
+        );
+        by_market
+            .entry((r.venue.clone(), r.symbol.clone()))
+            .or_default()
+            .push(r.trade_id);
+    }
+    assert_eq!(by_market.len(), 4);
+    for (m, ids) in by_market {
+        let (first, last) = (ids[0], ids[ids.len() - 1]);
+        assert_eq!((last - first + 1) as usize, ids.len(), "{m:?} has holes");
+    }
+}
