@@ -212,7 +212,8 @@ async fn session(
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
-                let _ = ws.close(None).await;
+                // A venue that stopped reading must not hold up our exit.
+                let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
                 return SessionEnd::Shutdown;
             }
             msg = ws.next() => {
@@ -273,7 +274,7 @@ async fn session(
                             }
                         }
                     }
-                    report.events += buf.len() as u64;
+                    let n = buf.len() as u64;
                     if tx.capacity() == 0 && !warned_full {
                         warned_full = true;
                         warn!(connection = %cfg.name, %venue, "event channel full: sink is behind");
@@ -282,6 +283,7 @@ async fn session(
                     if tx.send(batch).await.is_err() {
                         return SessionEnd::SinkClosed;
                     }
+                    report.events += n;
                 }
             }
             _ = watchdog.tick() => {

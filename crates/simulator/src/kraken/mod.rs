@@ -93,15 +93,22 @@ impl Sub {
     }
 }
 
+/// Most trades in one `trade` update push.
+const MAX_TRADES_PER_PUSH: usize = 100;
+
 fn push_batch(out: &mut Vec<Message>, spec: &MarketSpec, sub: &Sub, b: &Batch, ts: &mut Rfc3339) {
     if !b.trades.is_empty() {
         if sub.trade {
-            out.push(Message::text(protocol::trades(
-                "update",
-                spec,
-                b.trades.iter(),
-                ts,
-            )));
+            // Kraken batches a handful of trades per push; a catch-up burst must not become one
+            // multi-megabyte frame.
+            for chunk in b.trades.chunks(MAX_TRADES_PER_PUSH) {
+                out.push(Message::text(protocol::trades(
+                    "update",
+                    spec,
+                    chunk.iter(),
+                    ts,
+                )));
+            }
         }
         if sub.ticker.is_some() {
             out.push(Message::text(protocol::ticker(
