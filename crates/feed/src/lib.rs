@@ -4,14 +4,17 @@
 //!
 //! # Layout
 //! - [`supervisor`] — one task per connection: connect → subscribe → read loop → reconnect.
+//! - [`continuity`] — trade-id gap / duplicate detection per market.
 //! - [`backoff`] — exponential backoff with jitter, reset after a healthy period.
 //! - [`tls`] — the rustls crypto provider (ring) used for `wss://`.
 //! - [`telemetry`] — metric handles of a connection.
 
 pub mod backoff;
+pub mod continuity;
 pub mod supervisor;
 pub mod telemetry;
 pub mod tls;
 
 pub use backoff::{Backoff, BackoffConfig};
+pub use continuity::{Continuity, ContinuityTracker};
 pub use supervisor::{run_connection, ConnectionConfig, ConnectionReport};

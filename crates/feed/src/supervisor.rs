@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::{Backoff, BackoffConfig};
+use crate::continuity::{Continuity, ContinuityTracker};
 use crate::telemetry::ConnectionMetrics;
 
 /// Settings of one connection.
@@ -54,6 +55,12 @@ pub struct ConnectionReport {
     pub events: u64,
     /// Reject rows among them.
     pub rejects: u64,
+    /// Trade-id gaps detected (each one is to be backfilled).
+    pub gaps: u64,
+    /// Trade ids missing in those gaps.
+    pub missing_ids: u64,
+    /// Trades at or below the last id seen (re-deliveries, late arrivals).
+    pub behind: u64,
 }
 
 /// Why a session ended.
@@ -81,6 +88,8 @@ pub async fn run_connection(
     let mut backoff = Backoff::new(cfg.backoff.clone(), seed);
     let url = adapter.connect_url(&cfg.base_url);
     let rules = cfg.heartbeat.clone().unwrap_or_else(|| adapter.heartbeat());
+    // Kept across reconnects: the first trade after a reconnect reveals what the outage cost.
+    let mut tracker = ContinuityTracker::new();
     loop {
         if *shutdown.borrow() {
             break;
@@ -109,6 +118,7 @@ pub async fn run_connection(
                     &tx,
                     &mut shutdown,
                     &mut report,
+                    &mut tracker,
                 )
                 .await;
                 metrics.connected.set(0.0);
@@ -185,6 +195,7 @@ async fn session(
     tx: &mpsc::Sender<Vec<Event>>,
     shutdown: &mut watch::Receiver<bool>,
     report: &mut ConnectionReport,
+    tracker: &mut ContinuityTracker,
 ) -> SessionEnd {
     let venue = adapter.venue();
     for msg in adapter.subscribe_messages() {
@@ -265,6 +276,25 @@ async fn session(
                 }
                 if !buf.is_empty() {
                     metrics.count(&buf);
+                    for e in &buf {
+                        if let Event::Trade(t) = e {
+                            match tracker.observe(t) {
+                                Continuity::Gap { from, to } => {
+                                    let missing = to - from + 1;
+                                    report.gaps += 1;
+                                    report.missing_ids += missing;
+                                    metrics.gaps.increment(1);
+                                    metrics.gap_size.record(missing as f64);
+                                    warn!(connection = %cfg.name, %venue, symbol = %t.symbol, from, to, missing, "trade id gap");
+                                }
+                                Continuity::Behind => {
+                                    report.behind += 1;
+                                    metrics.behind.increment(1);
+                                }
+                                Continuity::First | Continuity::Next | Continuity::Unordered => {}
+                            }
+                        }
+                    }
                     let rejects = buf.iter().filter(|e| matches!(e, Event::Reject(_))).count() as u64;
                     if rejects > 0 {
                         report.rejects += rejects;

@@ -1,7 +1,7 @@
 //! Metric handles of one connection, resolved once so the hot path only bumps atomics.
 //! Names follow the seeds (`collector_*` from seed 002, `ws_*` from seed 000).
 
-use metrics::{counter, gauge, Counter, Gauge};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use tickrec_model::{Event, RejectReason, Venue};
 
 /// Cached handles.
@@ -24,6 +24,12 @@ pub struct ConnectionMetrics {
     pub candles: Counter,
     /// Book messages parsed.
     pub books: Counter,
+    /// Trade-id gaps detected.
+    pub gaps: Counter,
+    /// Size of each gap, in trade ids.
+    pub gap_size: Histogram,
+    /// Trades at or below the last id (re-deliveries, late arrivals).
+    pub behind: Counter,
 }
 
 impl ConnectionMetrics {
@@ -40,6 +46,9 @@ impl ConnectionMetrics {
             quotes: counter!("ws_msgs_total", "venue" => v, "channel" => "bbo"),
             candles: counter!("ws_msgs_total", "venue" => v, "channel" => "candles"),
             books: counter!("ws_msgs_total", "venue" => v, "channel" => "book"),
+            gaps: counter!("collector_sequence_gaps_total", "venue" => v),
+            gap_size: histogram!("collector_sequence_gap_size", "venue" => v),
+            behind: counter!("collector_sequence_duplicates_total", "venue" => v),
         }
     }
 

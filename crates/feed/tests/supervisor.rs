@@ -477,6 +477,10 @@ async fn kraken_mixed_and_garbage_frames_keep_good_trades_and_reject_each_bad_th
                 frames: 9,
                 events: 9,
                 rejects: 5,
+                // trade 101 was the rejected price-0 item: it is missing from the tape
+                gaps: 1,
+                missing_ids: 1,
+                behind: 0,
             }
         );
     })

@@ -104,6 +104,8 @@ pub trait VenueAdapter: Send + Sync {
     fn venue(&self) -> Venue;
     /// The public production endpoint used when the config sets no `ws_url`.
     fn default_ws_url(&self) -> &'static str;
+    /// The public production REST base used for backfill when the config sets no `rest_url`.
+    fn default_rest_url(&self) -> &'static str;
     /// The URL to connect to, given the configured base (Binance puts streams in the URL).
     fn connect_url(&self, base: &str) -> String;
     /// Messages to send right after connecting.

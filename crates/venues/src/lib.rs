@@ -7,6 +7,7 @@
 //! - `subscribe.rs` — connect URL and subscribe messages;
 //! - `messages.rs` — borrowed serde structs of the wire messages;
 //! - `parse.rs` — wire message → normalized events (and reject rows);
+//! - `rest.rs` — REST backfill URLs and exact parsers of the replies;
 //! - `heartbeat.rs` — ping/pong, idle and connection-age rules;
 //! - `symbols.rs` — unified `BASE/QUOTE` ⇄ native symbol;
 //! - `tests.rs` — golden tests on real frames.

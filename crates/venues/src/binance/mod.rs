@@ -4,6 +4,7 @@
 pub mod heartbeat;
 pub mod messages;
 pub mod parse;
+pub mod rest;
 pub mod subscribe;
 pub mod symbols;
 #[cfg(test)]
@@ -56,6 +57,10 @@ impl VenueAdapter for BinanceAdapter {
 
     fn default_ws_url(&self) -> &'static str {
         subscribe::DEFAULT_WS_URL
+    }
+
+    fn default_rest_url(&self) -> &'static str {
+        rest::DEFAULT_REST_URL
     }
 
     fn connect_url(&self, base: &str) -> String {
