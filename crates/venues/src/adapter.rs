@@ -122,6 +122,9 @@ pub trait VenueAdapter: Send + Sync {
     fn parse(&self, frame: Frame<'_>, ts_recv_us: i64, out: &mut Vec<Event>) -> FrameKind;
     /// The unified symbols of this connection.
     fn symbols(&self) -> Vec<Arc<str>>;
+    /// A cursor that fetches the trades of `gap` from the REST API at `rest_base`, if the venue
+    /// can serve them.
+    fn backfill(&self, gap: &TradeGap, rest_base: &str) -> Option<Box<dyn BackfillCursor>>;
 }
 
 /// Builds the adapter for `venue` and the markets of one connection.
@@ -177,4 +180,38 @@ pub fn precheck(
         }
     }
     None
+}
+
+/// Pages through a venue's REST trade history to fill one gap of trade ids. The venue decides the
+/// URLs and the paging; the caller does the HTTP (and its rate limits).
+pub trait BackfillCursor: Send {
+    /// The next URL to fetch, or `None` when the gap is covered or the venue has nothing more.
+    fn next_url(&self) -> Option<String>;
+    /// Consumes one reply body; returns the trades of the gap found on the page.
+    ///
+    /// # Errors
+    /// [`crate::validate::Invalid`] when the page cannot be parsed; the caller retries or
+    /// reports the rest of the gap as unrepaired.
+    fn on_page(
+        &mut self,
+        body: &str,
+        ts_recv_us: i64,
+    ) -> Result<Vec<tickrec_model::Trade>, crate::validate::Invalid>;
+    /// Ids of the gap not found so far.
+    fn missing(&self) -> u64;
+}
+
+/// A gap of trade ids to repair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeGap {
+    /// Unified symbol.
+    pub symbol: Arc<str>,
+    /// Aggregate-trade id space (Binance `aggTrade`) rather than single trades.
+    pub aggregate: bool,
+    /// First missing id.
+    pub from: u64,
+    /// Last missing id.
+    pub to: u64,
+    /// Exchange time of the last trade before the gap, µs (venues that page by time need it).
+    pub after_ts_us: i64,
 }

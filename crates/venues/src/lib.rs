@@ -22,7 +22,7 @@ pub mod kraken;
 pub mod validate;
 
 pub use adapter::{
-    adapter_for, ClientPing, Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection,
-    VenueAdapter, DEFAULT_MAX_FRAME_BYTES,
+    adapter_for, BackfillCursor, ClientPing, Frame, FrameKind, HeartbeatRules, MarketSub,
+    SubRejection, TradeGap, VenueAdapter, DEFAULT_MAX_FRAME_BYTES,
 };
 pub use error::VenueError;

@@ -16,8 +16,8 @@ use tickrec_model::{Event, Venue};
 
 use crate::adapter::precheck;
 use crate::{
-    Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection, VenueAdapter, VenueError,
-    DEFAULT_MAX_FRAME_BYTES,
+    BackfillCursor, Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection, TradeGap,
+    VenueAdapter, VenueError, DEFAULT_MAX_FRAME_BYTES,
 };
 
 /// The Binance adapter for the markets of one connection.
@@ -107,5 +107,15 @@ impl VenueAdapter for BinanceAdapter {
 
     fn symbols(&self) -> Vec<Arc<str>> {
         self.unified.clone()
+    }
+
+    fn backfill(&self, gap: &TradeGap, rest_base: &str) -> Option<Box<dyn BackfillCursor>> {
+        Some(Box::new(rest::BinanceBackfill::new(
+            gap,
+            rest_base,
+            symbols::native_stream_symbol(&gap.symbol)
+                .ok()?
+                .to_ascii_uppercase(),
+        )))
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tickrec_model::{Trade, TradeId, TradeKind, Venue};
 
 use crate::validate::{self, json_invalid, Invalid};
+use crate::{BackfillCursor, TradeGap};
 
 /// Production REST base.
 pub const DEFAULT_REST_URL: &str = "https://api.binance.com";
@@ -123,10 +124,113 @@ pub fn parse_trades(body: &str, symbol: &Arc<str>, ts_recv_us: i64) -> Result<Ve
         .collect()
 }
 
+/// Pages `aggTrades` or `historicalTrades` by `fromId` until the gap is covered.
+#[derive(Debug, Clone)]
+pub struct BinanceBackfill {
+    base: String,
+    native_upper: String,
+    symbol: Arc<str>,
+    aggregate: bool,
+    next_id: u64,
+    to: u64,
+    total: u64,
+    found: u64,
+    exhausted: bool,
+}
+
+impl BinanceBackfill {
+    /// A cursor for `gap` against the REST base.
+    pub fn new(gap: &TradeGap, base: &str, native_upper: String) -> Self {
+        BinanceBackfill {
+            base: base.to_string(),
+            native_upper,
+            symbol: gap.symbol.clone(),
+            aggregate: gap.aggregate,
+            next_id: gap.from,
+            to: gap.to,
+            total: gap.to.saturating_sub(gap.from) + 1,
+            found: 0,
+            exhausted: false,
+        }
+    }
+}
+
+impl BackfillCursor for BinanceBackfill {
+    fn next_url(&self) -> Option<String> {
+        if self.exhausted || self.next_id > self.to {
+            return None;
+        }
+        let limit = (self.to - self.next_id + 1).min(u64::from(MAX_LIMIT)) as u32;
+        Some(if self.aggregate {
+            agg_trades_url(&self.base, &self.native_upper, self.next_id, limit)
+        } else {
+            historical_trades_url(&self.base, &self.native_upper, self.next_id, limit)
+        })
+    }
+
+    fn on_page(&mut self, body: &str, ts_recv_us: i64) -> Result<Vec<Trade>, Invalid> {
+        let page = if self.aggregate {
+            parse_agg_trades(body, &self.symbol, ts_recv_us)?
+        } else {
+            parse_trades(body, &self.symbol, ts_recv_us)?
+        };
+        let mut out = Vec::with_capacity(page.len());
+        let mut max_seen = None;
+        for t in page {
+            if let TradeId::Num(id) = t.trade_id {
+                max_seen = Some(max_seen.map_or(id, |m: u64| m.max(id)));
+                if (self.next_id..=self.to).contains(&id) {
+                    out.push(t);
+                }
+            }
+        }
+        self.found += out.len() as u64;
+        match max_seen {
+            // The venue answered from `fromId`; continue after what it gave.
+            Some(m) if m >= self.next_id => self.next_id = m + 1,
+            // An empty page (or one that does not advance) means the venue has no more.
+            _ => self.exhausted = true,
+        }
+        Ok(out)
+    }
+
+    fn missing(&self) -> u64 {
+        self.total.saturating_sub(self.found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tickrec_model::Side;
+
+    #[test]
+    fn cursor_pages_by_from_id_until_covered() {
+        let gap = TradeGap {
+            symbol: Arc::from("BTC/USDT"),
+            aggregate: false,
+            from: 10,
+            to: 12,
+            after_ts_us: 0,
+        };
+        let mut c = BinanceBackfill::new(&gap, "http://h/binance", "BTCUSDT".into());
+        assert_eq!(
+            c.next_url().as_deref(),
+            Some("http://h/binance/api/v3/historicalTrades?symbol=BTCUSDT&fromId=10&limit=3")
+        );
+        let row = |id: u64| {
+            format!(
+                r#"{{"id":{id},"price":"1.5","qty":"2","quoteQty":"3","time":1700000000000,"isBuyerMaker":true,"isBestMatch":true}}"#
+            )
+        };
+        let page = format!("[{},{}]", row(10), row(11));
+        assert_eq!(c.on_page(&page, 1).expect("page").len(), 2);
+        assert_eq!(c.missing(), 1);
+        assert!(c.next_url().expect("more").contains("fromId=12&limit=1"));
+        assert!(c.on_page("[]", 1).expect("empty page").is_empty());
+        assert_eq!(c.next_url(), None, "an empty page ends the cursor");
+        assert_eq!(c.missing(), 1, "id 12 stays unrepaired");
+    }
 
     #[test]
     fn documented_replies_parse_exactly() {

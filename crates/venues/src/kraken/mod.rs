@@ -16,8 +16,8 @@ use tickrec_model::{Event, Venue};
 
 use crate::adapter::precheck;
 use crate::{
-    Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection, VenueAdapter, VenueError,
-    DEFAULT_MAX_FRAME_BYTES,
+    BackfillCursor, Frame, FrameKind, HeartbeatRules, MarketSub, SubRejection, TradeGap,
+    VenueAdapter, VenueError, DEFAULT_MAX_FRAME_BYTES,
 };
 
 /// The Kraken v2 adapter for the markets of one connection.
@@ -113,5 +113,9 @@ impl VenueAdapter for KrakenAdapter {
 
     fn symbols(&self) -> Vec<Arc<str>> {
         self.unified.clone()
+    }
+
+    fn backfill(&self, gap: &TradeGap, rest_base: &str) -> Option<Box<dyn BackfillCursor>> {
+        Some(Box::new(rest::KrakenBackfill::new(gap, rest_base)))
     }
 }

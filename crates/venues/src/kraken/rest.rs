@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use tickrec_model::{Decimal, RejectReason, Side, Trade, TradeId, TradeKind, Venue};
 
 use crate::validate::{self, json_invalid, raw_number, Invalid};
+use crate::{BackfillCursor, TradeGap};
 
 /// Production REST base.
 pub const DEFAULT_REST_URL: &str = "https://api.kraken.com";
@@ -135,6 +136,68 @@ pub fn parse_trades(body: &str, symbol: &Arc<str>, ts_recv_us: i64) -> Result<Tr
     Ok(TradesPage { trades, last_ns })
 }
 
+/// Pages `Trades` by its time cursor from just before the gap until the gap's last id is passed.
+#[derive(Debug, Clone)]
+pub struct KrakenBackfill {
+    base: String,
+    symbol: Arc<str>,
+    since_ns: u64,
+    from: u64,
+    to: u64,
+    total: u64,
+    found: u64,
+    done: bool,
+}
+
+impl KrakenBackfill {
+    /// A cursor for `gap`. Kraken pages by time, not id: start one second before the last trade
+    /// we have (the cursor is exclusive and trades can share a timestamp) and filter by id.
+    pub fn new(gap: &TradeGap, base: &str) -> Self {
+        let start_us = gap.after_ts_us.saturating_sub(1_000_000).max(0);
+        KrakenBackfill {
+            base: base.to_string(),
+            symbol: gap.symbol.clone(),
+            since_ns: (start_us as u64).saturating_mul(1000),
+            from: gap.from,
+            to: gap.to,
+            total: gap.to.saturating_sub(gap.from) + 1,
+            found: 0,
+            done: false,
+        }
+    }
+}
+
+impl BackfillCursor for KrakenBackfill {
+    fn next_url(&self) -> Option<String> {
+        (!self.done).then(|| trades_url(&self.base, &self.symbol, self.since_ns))
+    }
+
+    fn on_page(&mut self, body: &str, ts_recv_us: i64) -> Result<Vec<Trade>, Invalid> {
+        let page = parse_trades(body, &self.symbol, ts_recv_us)?;
+        let mut max_id = None;
+        let mut out = Vec::new();
+        for t in page.trades {
+            if let TradeId::Num(id) = t.trade_id {
+                max_id = Some(max_id.map_or(id, |m: u64| m.max(id)));
+                if (self.from..=self.to).contains(&id) {
+                    out.push(t);
+                }
+            }
+        }
+        self.found += out.len() as u64;
+        let advanced = page.last_ns > self.since_ns;
+        self.since_ns = page.last_ns.max(self.since_ns);
+        if max_id.is_none_or(|m| m >= self.to) || !advanced {
+            self.done = true;
+        }
+        Ok(out)
+    }
+
+    fn missing(&self) -> u64 {
+        self.total.saturating_sub(self.found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +217,29 @@ mod tests {
         assert_eq!(t.side, Side::Buy);
         assert_eq!(t.ts_exchange_us, 1_688_669_597_827_736);
         assert_eq!(page.trades[1].side, Side::Sell);
+    }
+
+    #[test]
+    fn cursor_filters_the_gap_and_stops_past_it() {
+        let gap = TradeGap {
+            symbol: Arc::from("BTC/USD"),
+            aggregate: false,
+            from: 61_044_953,
+            to: 61_044_953,
+            after_ts_us: 1_688_669_597_827_736,
+        };
+        let mut c = KrakenBackfill::new(&gap, "http://h/kraken");
+        assert_eq!(
+            c.next_url().as_deref(),
+            Some(
+                "http://h/kraken/0/public/Trades?pair=XBTUSD&since=1688669596827736000&count=1000"
+            )
+        );
+        let got = c.on_page(DOC_REPLY, 1).expect("page");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].trade_id, TradeId::Num(61_044_953));
+        assert_eq!(c.missing(), 0);
+        assert_eq!(c.next_url(), None);
     }
 
     #[test]
