@@ -20,6 +20,8 @@ pub enum Continuity {
         from: u64,
         /// Last missing id.
         to: u64,
+        /// Exchange time of the last trade before the gap (0 when seeded without one).
+        after_ts_us: i64,
     },
     /// An id at or below the last one: a re-delivery (e.g. Kraken's snapshot after a reconnect) or
     /// an out-of-order arrival.
@@ -38,7 +40,7 @@ struct Key {
 /// Last id per market and id space.
 #[derive(Debug, Default, Clone)]
 pub struct ContinuityTracker {
-    last: HashMap<Key, u64>,
+    last: HashMap<Key, (u64, i64)>,
 }
 
 impl ContinuityTracker {
@@ -49,8 +51,9 @@ impl ContinuityTracker {
 
     /// Seeds the last known id (e.g. the last stored trade at start-up, so the first live trade
     /// reveals what was missed while the recorder was down).
-    pub fn seed(&mut self, symbol: Arc<str>, aggregate: bool, last_id: u64) {
-        self.last.insert(Key { symbol, aggregate }, last_id);
+    pub fn seed(&mut self, symbol: Arc<str>, aggregate: bool, last_id: u64, last_ts_us: i64) {
+        self.last
+            .insert(Key { symbol, aggregate }, (last_id, last_ts_us));
     }
 
     /// The last id seen for a market.
@@ -60,7 +63,7 @@ impl ContinuityTracker {
                 symbol: symbol.clone(),
                 aggregate,
             })
-            .copied()
+            .map(|(id, _)| *id)
     }
 
     /// Classifies a trade and advances the market's last id.
@@ -72,21 +75,23 @@ impl ContinuityTracker {
             symbol: t.symbol.clone(),
             aggregate: matches!(t.kind, TradeKind::Aggregate { .. }),
         };
+        let ts = t.ts_exchange_us;
         match self.last.get_mut(&key) {
             None => {
-                self.last.insert(key, id);
+                self.last.insert(key, (id, ts));
                 Continuity::First
             }
-            Some(last) if id == *last + 1 => {
-                *last = id;
+            Some(last) if id == last.0 + 1 => {
+                *last = (id, ts);
                 Continuity::Next
             }
-            Some(last) if id > *last + 1 => {
+            Some(last) if id > last.0 + 1 => {
                 let gap = Continuity::Gap {
-                    from: *last + 1,
+                    from: last.0 + 1,
                     to: id - 1,
+                    after_ts_us: last.1,
                 };
-                *last = id;
+                *last = (id, ts);
                 gap
             }
             Some(_) => Continuity::Behind,
@@ -127,17 +132,28 @@ mod tests {
         assert_eq!(c.observe(&trade(11, false)), Continuity::Next);
         assert_eq!(
             c.observe(&trade(15, false)),
-            Continuity::Gap { from: 12, to: 14 }
+            Continuity::Gap {
+                from: 12,
+                to: 14,
+                after_ts_us: 0
+            }
         );
         assert_eq!(c.observe(&trade(13, false)), Continuity::Behind);
         assert_eq!(c.observe(&trade(15, false)), Continuity::Behind);
         assert_eq!(c.observe(&trade(16, false)), Continuity::Next);
         // aggregate ids are their own space
         assert_eq!(c.observe(&trade(3, true)), Continuity::First);
-        c.seed(Arc::from("ETH/USDT"), false, 99);
+        c.seed(Arc::from("ETH/USDT"), false, 99, 5);
         let mut eth = trade(101, false);
         eth.symbol = Arc::from("ETH/USDT");
-        assert_eq!(c.observe(&eth), Continuity::Gap { from: 100, to: 100 });
+        assert_eq!(
+            c.observe(&eth),
+            Continuity::Gap {
+                from: 100,
+                to: 100,
+                after_ts_us: 5
+            }
+        );
         let mut text = trade(1, false);
         text.trade_id = TradeId::Text("abc".into());
         assert_eq!(c.observe(&text), Continuity::Unordered);

@@ -4,11 +4,13 @@
 //!
 //! # Layout
 //! - [`supervisor`] — one task per connection: connect → subscribe → read loop → reconnect.
+//! - [`backfill`] — REST gap repair over HTTP with rate-limit handling.
 //! - [`continuity`] — trade-id gap / duplicate detection per market.
 //! - [`backoff`] — exponential backoff with jitter, reset after a healthy period.
 //! - [`tls`] — the rustls crypto provider (ring) used for `wss://`.
 //! - [`telemetry`] — metric handles of a connection.
 
+pub mod backfill;
 pub mod backoff;
 pub mod continuity;
 pub mod supervisor;

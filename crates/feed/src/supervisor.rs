@@ -2,16 +2,20 @@
 //! reconnect and replay the same subscriptions. Every state change is a log line and a metric.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tickrec_model::{now_us, Event};
-use tickrec_venues::{ClientPing, Frame, FrameKind, HeartbeatRules, SubRejection, VenueAdapter};
+use tickrec_venues::{
+    ClientPing, Frame, FrameKind, HeartbeatRules, SubRejection, TradeGap, VenueAdapter,
+};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, error, info, warn};
 
+use crate::backfill::{http_client, run_backfill, BackfillConfig};
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::continuity::{Continuity, ContinuityTracker};
 use crate::telemetry::ConnectionMetrics;
@@ -29,6 +33,15 @@ pub struct ConnectionConfig {
     pub connect_timeout: Duration,
     /// Overrides the venue's heartbeat rules (tests shrink the timers).
     pub heartbeat: Option<HeartbeatRules>,
+    /// REST base for backfill (default: the venue's production endpoint).
+    pub rest_url: Option<String>,
+    /// Backfill limits.
+    pub backfill: BackfillConfig,
+    /// How long shutdown waits for in-flight backfills.
+    pub backfill_drain: Duration,
+    /// Last stored trade per market `(symbol, aggregate, id, exchange µs)`: where to resume, so the
+    /// first live trade after a restart reveals the outage as a gap.
+    pub resume_from: Vec<(Arc<str>, bool, u64, i64)>,
 }
 
 impl ConnectionConfig {
@@ -40,6 +53,10 @@ impl ConnectionConfig {
             backoff: BackoffConfig::default(),
             connect_timeout: Duration::from_secs(10),
             heartbeat: None,
+            rest_url: None,
+            backfill: BackfillConfig::default(),
+            backfill_drain: Duration::from_secs(30),
+            resume_from: Vec::new(),
         }
     }
 }
@@ -61,6 +78,10 @@ pub struct ConnectionReport {
     pub missing_ids: u64,
     /// Trades at or below the last id seen (re-deliveries, late arrivals).
     pub behind: u64,
+    /// Trades recovered from REST.
+    pub backfilled: u64,
+    /// Trade ids that could not be recovered.
+    pub unrepaired: u64,
 }
 
 /// Why a session ended.
@@ -90,6 +111,23 @@ pub async fn run_connection(
     let rules = cfg.heartbeat.clone().unwrap_or_else(|| adapter.heartbeat());
     // Kept across reconnects: the first trade after a reconnect reveals what the outage cost.
     let mut tracker = ContinuityTracker::new();
+    for (symbol, aggregate, id, ts) in &cfg.resume_from {
+        tracker.seed(symbol.clone(), *aggregate, *id, *ts);
+    }
+    let (gaps_tx, gaps_rx) = mpsc::unbounded_channel::<TradeGap>();
+    let rest_base = cfg
+        .rest_url
+        .clone()
+        .unwrap_or_else(|| adapter.default_rest_url().to_string());
+    let adapter: Arc<dyn VenueAdapter> = Arc::from(adapter);
+    let worker = tokio::spawn(backfill_worker(
+        adapter.clone(),
+        rest_base,
+        cfg.backfill.clone(),
+        gaps_rx,
+        tx.clone(),
+        cfg.name.clone(),
+    ));
     loop {
         if *shutdown.borrow() {
             break;
@@ -119,6 +157,7 @@ pub async fn run_connection(
                     &mut shutdown,
                     &mut report,
                     &mut tracker,
+                    &gaps_tx,
                 )
                 .await;
                 metrics.connected.set(0.0);
@@ -147,7 +186,78 @@ pub async fn run_connection(
             }
         }
     }
+    // Let in-flight backfills finish so their trades reach the sinks before we return.
+    drop(gaps_tx);
+    match tokio::time::timeout(cfg.backfill_drain, worker).await {
+        Ok(Ok(b)) => {
+            report.backfilled += b.backfilled;
+            report.unrepaired += b.unrepaired;
+        }
+        Ok(Err(e)) => error!(connection = %cfg.name, %venue, error = %e, "backfill worker failed"),
+        Err(_) => {
+            warn!(connection = %cfg.name, %venue, "backfill still running at shutdown; remaining gaps are reported as unrepaired in the log")
+        }
+    }
     report
+}
+
+#[derive(Debug, Default)]
+struct BackfillTotals {
+    backfilled: u64,
+    unrepaired: u64,
+}
+
+/// Repairs gaps one at a time (sequential requests keep us inside the venue's rate limits).
+async fn backfill_worker(
+    adapter: Arc<dyn VenueAdapter>,
+    rest_base: String,
+    cfg: BackfillConfig,
+    mut gaps: mpsc::UnboundedReceiver<TradeGap>,
+    tx: mpsc::Sender<Vec<Event>>,
+    name: String,
+) -> BackfillTotals {
+    let venue = adapter.venue();
+    let mut totals = BackfillTotals::default();
+    let client = match http_client(&cfg) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            error!(connection = %name, %venue, error = %e, "no HTTP client: gaps cannot be backfilled");
+            None
+        }
+    };
+    let backfilled =
+        metrics::counter!("tickrec_backfilled_trades_total", "venue" => venue.as_str());
+    let unrepaired =
+        metrics::counter!("tickrec_unrepaired_trade_ids_total", "venue" => venue.as_str());
+    while let Some(gap) = gaps.recv().await {
+        let total = gap.to - gap.from + 1;
+        let (Some(client), Some(cursor)) = (client.as_ref(), adapter.backfill(&gap, &rest_base))
+        else {
+            totals.unrepaired += total;
+            unrepaired.increment(total);
+            warn!(connection = %name, %venue, symbol = %gap.symbol, from = gap.from, to = gap.to, "gap cannot be backfilled from this venue");
+            continue;
+        };
+        let out = run_backfill(client, &cfg, cursor, gap).await;
+        let found = out.trades.len() as u64;
+        totals.backfilled += found;
+        totals.unrepaired += out.missing;
+        backfilled.increment(found);
+        unrepaired.increment(out.missing);
+        if out.missing == 0 {
+            info!(connection = %name, %venue, symbol = %out.gap.symbol, from = out.gap.from, to = out.gap.to, trades = found, pages = out.pages, "gap backfilled");
+        } else {
+            warn!(connection = %name, %venue, symbol = %out.gap.symbol, from = out.gap.from, to = out.gap.to,
+                trades = found, missing = out.missing, error = out.error.as_deref().unwrap_or("venue has no more"), "gap only partly repaired");
+        }
+        if !out.trades.is_empty() {
+            let events = out.trades.into_iter().map(Event::Trade).collect();
+            if tx.send(events).await.is_err() {
+                break;
+            }
+        }
+    }
+    totals
 }
 
 type Ws =
@@ -196,6 +306,7 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
     report: &mut ConnectionReport,
     tracker: &mut ContinuityTracker,
+    gaps: &mpsc::UnboundedSender<TradeGap>,
 ) -> SessionEnd {
     let venue = adapter.venue();
     for msg in adapter.subscribe_messages() {
@@ -279,13 +390,16 @@ async fn session(
                     for e in &buf {
                         if let Event::Trade(t) = e {
                             match tracker.observe(t) {
-                                Continuity::Gap { from, to } => {
+                                Continuity::Gap { from, to, after_ts_us } => {
                                     let missing = to - from + 1;
                                     report.gaps += 1;
                                     report.missing_ids += missing;
                                     metrics.gaps.increment(1);
                                     metrics.gap_size.record(missing as f64);
-                                    warn!(connection = %cfg.name, %venue, symbol = %t.symbol, from, to, missing, "trade id gap");
+                                    warn!(connection = %cfg.name, %venue, symbol = %t.symbol, from, to, missing, "trade id gap; backfilling");
+                                    let aggregate = matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. });
+                                    // The worker outlives the session; a send error only means it already stopped.
+                                    let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us });
                                 }
                                 Continuity::Behind => {
                                     report.behind += 1;

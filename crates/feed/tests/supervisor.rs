@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tickrec_feed::backfill::BackfillConfig;
 use tickrec_feed::{run_connection, BackoffConfig, ConnectionConfig, ConnectionReport};
 use tickrec_model::{Channel, Event, Reject, RejectReason, Side, Trade, TradeId};
 use tickrec_venues::binance::BinanceAdapter;
@@ -210,6 +211,14 @@ impl Recorder {
             },
             connect_timeout: CONNECT_TIMEOUT,
             heartbeat: Some(heartbeat),
+            // Nothing listens on port 9: a gap's backfill fails at once and is reported unrepaired.
+            rest_url: Some("http://127.0.0.1:9".into()),
+            backfill: BackfillConfig {
+                max_attempts: 1,
+                ..BackfillConfig::default()
+            },
+            backfill_drain: Duration::from_secs(5),
+            resume_from: Vec::new(),
         };
         let (tx, rx) = mpsc::channel(1024);
         let (stop, stop_rx) = watch::channel(false);
@@ -481,6 +490,8 @@ async fn kraken_mixed_and_garbage_frames_keep_good_trades_and_reject_each_bad_th
                 gaps: 1,
                 missing_ids: 1,
                 behind: 0,
+                backfilled: 0,
+                unrepaired: 1,
             }
         );
     })

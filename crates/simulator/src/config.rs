@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tickrec_model::Venue;
 
+use crate::faults::{Fault, ScheduledFault};
 use crate::SimError;
 
 /// Slowest supported tape, trades per second per market.
@@ -35,6 +36,11 @@ pub struct SimConfig {
     pub heartbeat_interval: Duration,
     /// Period of the Binance server WebSocket ping frame (the venue sends 20 s).
     pub binance_ping_interval: Duration,
+    /// Faults injected on a schedule (relative to [`crate::start`]).
+    pub faults: Vec<ScheduledFault>,
+    /// Binance REST request weight allowed per wall-clock minute (the venue's 6000); above it,
+    /// HTTP 429. 0 disables the limit.
+    pub binance_weight_limit: u32,
 }
 
 /// One simulated market.
@@ -68,7 +74,8 @@ pub enum StartMode {
 
 impl SimConfig {
     /// Defaults: `127.0.0.1:0`, seed 42, 1000 trades/s, endless tape, `OnSubscribe`, no ground
-    /// truth, 1 s Kraken heartbeat, 20 s Binance ping.
+    /// truth, 1 s Kraken heartbeat, 20 s Binance ping, no scheduled faults, Binance REST weight
+    /// limit 6000 per minute.
     pub fn new(markets: Vec<SimMarket>) -> Self {
         SimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -80,6 +87,8 @@ impl SimConfig {
             ground_truth: None,
             heartbeat_interval: Duration::from_secs(1),
             binance_ping_interval: Duration::from_secs(20),
+            faults: Vec::new(),
+            binance_weight_limit: 6000,
         }
     }
 
@@ -111,8 +120,32 @@ impl SimConfig {
                 return bad(format!("market {} {} configured twice", m.venue, m.symbol));
             }
         }
+        for f in &self.faults {
+            check_fault(&f.fault, |v, s| seen.contains(&(v, s)))
+                .map_err(|e| SimError::Config(format!("scheduled fault at {:?}: {e}", f.at)))?;
+        }
         Ok(())
     }
+}
+
+/// Refuses a fault naming an unknown market or an out-of-range burst rate.
+pub(crate) fn check_fault(
+    fault: &Fault,
+    has_market: impl Fn(Venue, &str) -> bool,
+) -> Result<(), String> {
+    if let Some((venue, symbol)) = fault.market() {
+        if !has_market(venue, symbol) {
+            return Err(format!("no simulated market {venue} {symbol}"));
+        }
+    }
+    if let Fault::Burst { rate, .. } = fault {
+        if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)) {
+            return Err(format!(
+                "burst rate {rate} is outside {MIN_RATE}..={MAX_RATE}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `BTC/USDT` → `("BTC", "USDT")`, refusing anything but upper-case alphanumerics around one `/`.
@@ -146,6 +179,29 @@ mod tests {
         c.markets = vec![SimMarket::new(Venue::Kraken, "btcusd")];
         assert!(c.validate().is_err());
         assert_eq!(split_symbol("ETH/BTC"), Some(("ETH", "BTC")));
+        let mut c = ok.clone();
+        c.faults.push(ScheduledFault {
+            at: Duration::ZERO,
+            fault: Fault::SkipTradeIds {
+                venue: Venue::Kraken,
+                symbol: "BTC/USDT".into(),
+                count: 1,
+            },
+        });
+        assert!(c.validate().is_err(), "no such market");
+        c.faults[0].fault = Fault::Burst {
+            venue: Venue::Binance,
+            symbol: "BTC/USDT".into(),
+            trades: 10,
+            rate: 1e9,
+        };
+        assert!(c.validate().is_err(), "rate");
+        c.faults[0].fault = Fault::SkipTradeIds {
+            venue: Venue::Binance,
+            symbol: "BTC/USDT".into(),
+            count: 1,
+        };
+        assert!(c.validate().is_ok());
         assert_eq!(split_symbol("ETH/"), None);
     }
 }

@@ -227,6 +227,7 @@ mod tests {
             0,
             Arc::new(Batch {
                 trades: trades.clone(),
+                ws_skip: 0,
                 candles: vec![],
                 stats,
             }),

@@ -31,22 +31,29 @@
 //! - `format`: allocation-free number and RFC 3339 formatting for the hot path.
 //! - [`error`]: the [`SimError`] enum.
 //!
-//! Fault injection and REST companions are meant to hook into the connection loops
-//! (`binance::serve`, `kraken::serve`) and the router (`server::route_of`).
+//! - `http`: the minimal HTTP/1.1 server of the REST companions (`binance::rest`:
+//!   `/binance/api/v3/{aggTrades,historicalTrades,trades,klines,exchangeInfo}`; `kraken::rest`:
+//!   `/kraken/0/public/{Trades,OHLC,AssetPairs}`), served from each market's `history` (trades
+//!   are regenerated from walk checkpoints, bit-identical to what was published).
+//! - [`faults`]: [`Fault`] injection ([`SimHandle::inject`], [`SimConfig::faults`]).
 
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod ground_truth;
 pub mod tape;
 
 mod binance;
 mod format;
+mod history;
+mod http;
 mod kraken;
 mod market;
 mod server;
 
 pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE};
 pub use error::SimError;
+pub use faults::{Fault, ScheduledFault, OVERSIZED_FRAME_BYTES};
 pub use ground_truth::{read_ground_truth, GROUND_TRUTH_HEADER};
 pub use server::{start, SimHandle};
 pub use tape::{first_trade_id, tape_trade, Tape, TapeTrade};

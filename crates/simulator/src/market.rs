@@ -10,7 +10,7 @@
 //! overlap or leave a hole.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,14 +20,14 @@ use tokio::time::Instant;
 
 use crate::config::{split_symbol, StartMode};
 use crate::ground_truth::GtSender;
+use crate::history::{History, View, MINUTE_US};
 use crate::server::{stopped, SimCore};
-use crate::tape::{draw, mix, Profile, RawTrade, TapeGen};
+use crate::tape::{draw, mix, Profile, RawTrade, Segment, TapeGen, CHECKPOINT};
 
 /// Trades kept for Kraken's trade snapshot.
 pub(crate) const RECENT_TRADES: usize = 50;
 /// Batches a connection may fall behind (≈ seconds × 1000) before it is dropped as too slow.
 pub(crate) const BROADCAST_CAPACITY: usize = 4096;
-const MINUTE_US: i64 = 60_000_000;
 /// Binance pushes kline updates every 2000 ms.
 const KLINE_UPDATE_US: i64 = 2_000_000;
 
@@ -181,7 +181,7 @@ pub(crate) struct CandleSnap {
 }
 
 impl CandleSnap {
-    fn open_with(t: &RawTrade, now_us: i64) -> CandleSnap {
+    pub(crate) fn open_with(t: &RawTrade, now_us: i64) -> CandleSnap {
         let mut c = CandleSnap {
             open_time_us: t.ts_us - t.ts_us.rem_euclid(MINUTE_US),
             interval_us: MINUTE_US,
@@ -203,7 +203,28 @@ impl CandleSnap {
         c
     }
 
-    fn add(&mut self, t: &RawTrade) {
+    /// A minute without trades, priced at the previous close.
+    pub(crate) fn empty(open_time_us: i64, close: i64) -> CandleSnap {
+        CandleSnap {
+            open_time_us,
+            interval_us: MINUTE_US,
+            first_id: 0,
+            last_id: 0,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 0,
+            quote_volume: 0,
+            trades: 0,
+            buy_volume: 0,
+            buy_quote_volume: 0,
+            closed: true,
+            event_us: open_time_us,
+        }
+    }
+
+    pub(crate) fn add(&mut self, t: &RawTrade) {
         let q = u128::from(t.qty);
         let pq = t.price.max(0) as u128 * q;
         self.last_id = t.trade_id;
@@ -336,6 +357,9 @@ impl CandleBuilder {
 pub(crate) struct Batch {
     /// Trades that became due, in order.
     pub trades: Vec<RawTrade>,
+    /// How many leading `trades` are hidden from WebSocket clients ([`crate::Fault::SkipTradeIds`]);
+    /// they are published all the same.
+    pub ws_skip: usize,
     /// Candle messages to push after the trades.
     pub candles: Vec<CandleSnap>,
     /// Statistics after the batch.
@@ -348,6 +372,8 @@ pub(crate) struct Shared {
     pub recent: VecDeque<RawTrade>,
     pub candle: Option<CandleSnap>,
     pub stats: Stats,
+    /// Everything published, for the REST companions.
+    pub history: History,
 }
 
 /// A market at run time.
@@ -359,6 +385,12 @@ pub(crate) struct Market {
     start: Notify,
     start_requested: AtomicBool,
     start_us: AtomicI64,
+    /// Trades still to hide from WebSocket clients.
+    skip: AtomicU64,
+    /// Requested bursts `(trades, rate)`, in order.
+    bursts: Mutex<VecDeque<(u64, f64)>>,
+    /// Wakes the driver early (a burst was requested).
+    wake: Notify,
 }
 
 impl Market {
@@ -372,11 +404,68 @@ impl Market {
                 recent: VecDeque::with_capacity(RECENT_TRADES),
                 candle: None,
                 stats,
+                history: History::default(),
             }),
             start: Notify::new(),
             start_requested: AtomicBool::new(false),
             start_us: AtomicI64::new(i64::MIN),
+            skip: AtomicU64::new(0),
+            bursts: Mutex::new(VecDeque::new()),
+            wake: Notify::new(),
         }
+    }
+
+    /// Hides the next `count` published trades from WebSocket clients.
+    pub(crate) fn skip_trades(&self, count: u64) {
+        self.skip.fetch_add(count, Ordering::AcqRel);
+    }
+
+    /// Takes up to `n` trades from the skip budget.
+    fn take_skip(&self, n: usize) -> usize {
+        let n = n as u64;
+        match self
+            .skip
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                (v > 0 && n > 0).then(|| v - v.min(n))
+            }) {
+            Ok(before) => before.min(n) as usize,
+            Err(_) => 0,
+        }
+    }
+
+    /// Publishes the next `trades` trades at `rate` (after any burst already requested).
+    pub(crate) fn burst(&self, trades: u64, rate: f64) {
+        self.bursts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back((trades, rate));
+        self.wake.notify_one();
+    }
+
+    fn take_burst(&self) -> Option<(u64, f64)> {
+        self.bursts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    /// What was published so far (a consistent view).
+    pub(crate) fn view(&self) -> View {
+        self.lock().history.view(self.spec.venue)
+    }
+
+    /// Published trades `from..to` of `view` (clamped to `view.published`), regenerated from the
+    /// nearest checkpoint: identical to what the driver published.
+    pub(crate) fn trades(&self, view: &View, from: u64, to: u64) -> Vec<RawTrade> {
+        let to = to.min(view.published);
+        if from >= to {
+            return Vec::new();
+        }
+        let start = from - from % CHECKPOINT;
+        let Some(price) = self.lock().history.checkpoint(start) else {
+            return Vec::new();
+        };
+        view.replay(&self.spec.profile, start, price, from, to)
     }
 
     /// Locks the shared state; while held, the driver cannot publish.
@@ -408,6 +497,11 @@ impl Market {
 }
 
 /// Publishes one market's tape until it is complete (and its last candle closed) or shutdown.
+///
+/// Trade `i` of a segment (see [`Segment`]) is due at the segment's start instant plus
+/// `(i - first) / rate`; every wake-up publishes everything due as one batch. A burst request
+/// starts a new segment at the burst rate from the next trade on; when its trades are out, the
+/// configured rate resumes where the burst's schedule ended.
 pub(crate) async fn run_driver(
     core: Arc<SimCore>,
     idx: usize,
@@ -418,7 +512,7 @@ pub(crate) async fn run_driver(
     let Some(market) = core.markets.get(idx).cloned() else {
         return;
     };
-    let rate = core.rate;
+    let base_rate = core.rate;
     let limit = core.trades_per_market.unwrap_or(u64::MAX);
     if core.start_mode == StartMode::OnSubscribe {
         tokio::select! {
@@ -430,21 +524,58 @@ pub(crate) async fn run_driver(
     let start_us = now_us();
     market.start_us.store(start_us, Ordering::Release);
     tracing::debug!(venue = %market.spec.venue, symbol = %market.spec.symbol, start_us, "tape started");
+    let us_of = |at: Instant| {
+        start_us
+            + i64::try_from(at.saturating_duration_since(start_instant).as_micros())
+                .unwrap_or(i64::MAX)
+    };
 
-    let mut gen = TapeGen::new(market.spec.profile, start_us, rate);
+    let mut gen = TapeGen::new(market.spec.profile, start_us, base_rate);
+    // Instant at which the current segment's first trade is due.
+    let mut seg_instant = start_instant;
+    // Index one past the current burst's last trade.
+    let mut burst_end: Option<u64> = None;
+    // Segments started and not yet recorded in the history.
+    let mut new_segments = vec![gen.seg];
+    let mut last_ts = start_us;
     let mut candles = CandleBuilder::new(market.spec.venue, start_us);
     let mut stats = Stats::new(market.spec.profile.initial_ticks);
     let mut done = done;
     let tick = Duration::from_millis(1);
     let mut last_tick = start_instant.checked_sub(tick).unwrap_or(start_instant);
     loop {
+        if let Some(end) = burst_end.filter(|&end| gen.next >= end) {
+            let n = end - gen.seg.first;
+            seg_instant += Duration::from_secs_f64(n as f64 / gen.seg.rate);
+            gen.seg = Segment {
+                first: end,
+                start_us: gen.seg.start_us + (n as f64 * 1e6 / gen.seg.rate) as i64,
+                rate: base_rate,
+            };
+            new_segments.push(gen.seg);
+            burst_end = None;
+        }
+        if burst_end.is_none() && gen.next < limit {
+            if let Some((n, rate)) = market.take_burst() {
+                seg_instant = Instant::now();
+                gen.seg = Segment {
+                    first: gen.next,
+                    start_us: us_of(seg_instant).max(last_ts),
+                    rate,
+                };
+                new_segments.push(gen.seg);
+                burst_end = Some(gen.next.saturating_add(n));
+                tracing::debug!(venue = %market.spec.venue, symbol = %market.spec.symbol, first = gen.next, n, rate, "burst");
+            }
+        }
         if gen.next >= limit {
             if let Some(d) = done.take() {
                 let _ = d.send(idx);
             }
         }
-        let next_due = (gen.next < limit)
-            .then(|| start_instant + Duration::from_secs_f64(gen.next as f64 / rate));
+        let next_due = (gen.next < limit).then(|| {
+            seg_instant + Duration::from_secs_f64((gen.next - gen.seg.first) as f64 / gen.seg.rate)
+        });
         let candle_due = candles.next_event_us().map(|us| {
             start_instant + Duration::from_micros(u64::try_from(us - start_us).unwrap_or(0))
         });
@@ -458,23 +589,36 @@ pub(crate) async fn run_driver(
         let wake = wake.max(last_tick + tick);
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
+            _ = market.wake.notified() => continue,
             _ = stopped(&mut shutdown) => break,
         }
         last_tick = Instant::now();
-        let elapsed = last_tick.saturating_duration_since(start_instant);
-        let now = start_us + i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
+        let now = us_of(last_tick);
+        let elapsed = last_tick.saturating_duration_since(seg_instant);
         // The epsilon makes a trade due exactly at the instant the wake-up above computed for it.
-        let due = ((elapsed.as_secs_f64() * rate + 1e-6) as u64)
+        let mut due = gen
+            .seg
+            .first
+            .saturating_add((elapsed.as_secs_f64() * gen.seg.rate + 1e-6) as u64)
             .saturating_add(1)
             .min(limit);
+        if let Some(end) = burst_end {
+            due = due.min(end);
+        }
         let n = due.saturating_sub(gen.next) as usize;
         let mut batch = Batch {
             trades: Vec::with_capacity(n),
+            ws_skip: 0,
             candles: Vec::new(),
             stats,
         };
+        let mut checkpoints = Vec::new();
         while gen.next < due {
+            if gen.next.is_multiple_of(CHECKPOINT) {
+                checkpoints.push(gen.price);
+            }
             let t = gen.next_raw();
+            last_ts = t.ts_us;
             candles.on_trade(&t, now, &mut batch.candles);
             stats.on_trade(&t);
             batch.trades.push(t);
@@ -485,6 +629,7 @@ pub(crate) async fn run_driver(
             continue;
         }
         batch.stats = stats;
+        batch.ws_skip = market.take_skip(batch.trades.len());
         let batch = Arc::new(batch);
         {
             let mut sh = market.lock();
@@ -497,6 +642,9 @@ pub(crate) async fn run_driver(
             }
             sh.candle = candles.current();
             sh.stats = stats;
+            sh.history
+                .record(&batch.trades, &checkpoints, &new_segments);
+            new_segments.clear();
             // No receiver is fine: nobody is subscribed yet (or any more).
             let _ = market.tx.send(Arc::clone(&batch));
         }

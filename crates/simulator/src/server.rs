@@ -1,35 +1,38 @@
 //! The listener, routing by HTTP path, and the handle owning every task.
 //!
-//! One TCP listener serves every venue: the WebSocket handshake's request path picks the protocol
-//! (`/binance/...`, `/kraken/v2`). Unknown paths get HTTP 404. REST companions (later) will be
-//! routed here too: peek the request head and dispatch non-upgrade requests before the
-//! WebSocket handshake.
+//! One TCP listener serves every venue: the request path picks the protocol. The request line is
+//! peeked first: REST paths (`/binance/api/...`, `/kraken/0/...`) go to the HTTP server
+//! ([`crate::http`]), everything else to the WebSocket handshake (`/binance/...`, `/kraken/v2`;
+//! unknown paths get HTTP 404). Connection-level faults (refused connections, a rejected URL
+//! subscription) are decided during the handshake.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
+use tickrec_model::now_us;
 use tickrec_model::Venue;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::{StatusCode, Uri};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, Uri};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{accept_hdr_async, WebSocketStream};
 
 use crate::binance::{self, BinanceRoute};
-use crate::config::{SimConfig, StartMode};
+use crate::config::{check_fault, SimConfig, StartMode};
+use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
-use crate::kraken;
 use crate::market::{run_driver, Market, MarketSpec};
-use crate::SimError;
+use crate::{http, kraken, SimError};
 
 pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
@@ -54,6 +57,99 @@ pub(crate) struct SimCore {
     pub binance_ping: Duration,
     pub conn_counter: AtomicU64,
     pub published: AtomicU64,
+    /// Fault state per venue (see [`SimCore::faults`]).
+    faults: [VenueFaults; 2],
+    /// Binance REST weight: (wall-clock minute, weight used in it).
+    weight: Mutex<(i64, u32)>,
+    /// Binance REST weight allowed per minute; 0 = unlimited.
+    pub weight_limit: u32,
+}
+
+impl SimCore {
+    /// The fault state of a venue.
+    pub(crate) fn faults(&self, venue: Venue) -> &VenueFaults {
+        match venue {
+            Venue::Binance => &self.faults[0],
+            Venue::Kraken => &self.faults[1],
+        }
+    }
+
+    /// The market `venue`/`symbol` (unified symbol).
+    pub(crate) fn market(&self, venue: Venue, symbol: &str) -> Option<&Arc<Market>> {
+        self.markets
+            .iter()
+            .find(|m| m.spec.venue == venue && m.spec.symbol == symbol)
+    }
+
+    /// Applies a fault now.
+    pub(crate) fn inject(&self, fault: &Fault) -> Result<(), SimError> {
+        check_fault(fault, |v, s| self.market(v, s).is_some()).map_err(SimError::Config)?;
+        match fault {
+            Fault::SkipTradeIds {
+                venue,
+                symbol,
+                count,
+            } => {
+                if let Some(m) = self.market(*venue, symbol) {
+                    m.skip_trades(*count);
+                    tracing::info!(?fault, "fault injected");
+                }
+            }
+            Fault::Burst {
+                venue,
+                symbol,
+                trades,
+                rate,
+            } => {
+                if let Some(m) = self.market(*venue, symbol) {
+                    m.burst(*trades, *rate);
+                    tracing::info!(?fault, "fault injected");
+                }
+            }
+            Fault::DropConnections { venue: None } => {
+                for v in Venue::ALL {
+                    self.faults(v).apply(fault);
+                }
+            }
+            Fault::DropConnections { venue: Some(v) }
+            | Fault::Silence { venue: v, .. }
+            | Fault::Malformed { venue: v, .. }
+            | Fault::Duplicate { venue: v, .. }
+            | Fault::Reorder { venue: v, .. }
+            | Fault::RejectNextSubscription { venue: v }
+            | Fault::RateLimitRest { venue: v, .. }
+            | Fault::RefuseConnections { venue: v, .. } => self.faults(*v).apply(fault),
+        }
+        Ok(())
+    }
+
+    /// Charges Binance REST weight: `Ok(used this minute)`, or `Err((used, seconds to the next
+    /// minute))` when the request would exceed the limit.
+    pub(crate) fn charge_weight(&self, w: u32) -> Result<u32, (u32, u64)> {
+        let now = now_us();
+        let minute = now.div_euclid(60_000_000);
+        let mut g = self.weight.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0 != minute {
+            *g = (minute, 0);
+        }
+        if self.weight_limit > 0 && g.1.saturating_add(w) > self.weight_limit {
+            let left_us = 60_000_000 - now.rem_euclid(60_000_000);
+            return Err((g.1, (left_us as u64).div_ceil(1_000_000)));
+        }
+        g.1 = g.1.saturating_add(w);
+        Ok(g.1)
+    }
+
+    /// Binance REST weight used in the current minute.
+    pub(crate) fn weight_used(&self) -> u32 {
+        let minute = now_us().div_euclid(60_000_000);
+        let g = self.weight.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0 == minute {
+            g.1
+        } else {
+            0
+        }
+    }
 }
 
 /// Resolves once shutdown is requested (or the handle is gone).
@@ -70,6 +166,37 @@ pub(crate) async fn send_all(
         sink.feed(m).await?;
     }
     sink.flush().await
+}
+
+/// Why a connection loop must end.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    /// The simulator is stopping: send a close frame.
+    Shutdown,
+    /// [`Fault::DropConnections`]: drop the socket without a close frame.
+    Dropped,
+}
+
+/// Keeps a connection completely silent while its venue is ([`Fault::Silence`]): nothing is
+/// sent or read; `discard` is called every millisecond to drain (and drop) the data published
+/// meanwhile, so that the connection does not fall behind.
+pub(crate) async fn stay_silent(
+    faults: &VenueFaults,
+    shutdown: &mut watch::Receiver<bool>,
+    drops: &mut watch::Receiver<u64>,
+    mut discard: impl FnMut(),
+) -> Option<Interrupt> {
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while let Some(until) = faults.silent_until() {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = stopped(shutdown) => return Some(Interrupt::Shutdown),
+            Ok(()) = drops.changed() => return Some(Interrupt::Dropped),
+            _ = tick.tick() => discard(),
+        }
+    }
+    None
 }
 
 /// Best-effort close frame.
@@ -111,6 +238,33 @@ impl SimHandle {
         format!("ws://{}/kraken/v2", self.addr)
     }
 
+    /// Base URL of the Binance REST companion; append `/api/v3/aggTrades?...`.
+    pub fn binance_rest_url(&self) -> String {
+        format!("http://{}/binance", self.addr)
+    }
+
+    /// Base URL of the Kraken REST companion; append `/0/public/Trades?...`.
+    pub fn kraken_rest_url(&self) -> String {
+        format!("http://{}/kraken", self.addr)
+    }
+
+    /// Injects a fault now (see [`Fault`]).
+    ///
+    /// # Errors
+    /// [`SimError::Config`] when the fault names a market that is not simulated or a burst rate
+    /// outside `MIN_RATE..=MAX_RATE`.
+    pub fn inject(&self, fault: Fault) -> Result<(), SimError> {
+        self.core.inject(&fault)
+    }
+
+    /// Trades one market has published so far (REST serves exactly these); `None` for an unknown
+    /// market.
+    pub fn market_published(&self, venue: Venue, symbol: &str) -> Option<u64> {
+        self.core
+            .market(venue, symbol)
+            .map(|m| m.lock().history.published())
+    }
+
     /// Trades published so far, all markets (due trades of started tapes, whether or not any
     /// connection has sent them yet).
     pub fn published(&self) -> u64 {
@@ -120,11 +274,7 @@ impl SimHandle {
     /// Wall-clock µs at which a market's tape started (its trade 0's timestamp before Binance's
     /// millisecond truncation); `None` if not started or unknown. Feed it to `tape_trade`.
     pub fn tape_start_us(&self, venue: Venue, symbol: &str) -> Option<i64> {
-        self.core
-            .markets
-            .iter()
-            .find(|m| m.spec.venue == venue && m.spec.symbol == symbol)
-            .and_then(|m| m.start_us())
+        self.core.market(venue, symbol).and_then(|m| m.start_us())
     }
 
     /// Resolves once every market has published `trades_per_market` trades and the ground-truth
@@ -208,7 +358,14 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         binance_ping: cfg.binance_ping_interval,
         conn_counter: AtomicU64::new(0),
         published: AtomicU64::new(0),
+        faults: [
+            VenueFaults::new(Venue::Binance, Instant::now()),
+            VenueFaults::new(Venue::Kraken, Instant::now()),
+        ],
+        weight: Mutex::new((0, 0)),
+        weight_limit: cfg.binance_weight_limit,
     });
+    let t0 = Instant::now();
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (finished_tx, finished_rx) = watch::channel(false);
@@ -244,6 +401,20 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         }
         None => Some(finished_tx),
     };
+    // Faults due at once are in force before `start` returns (no race with the first client).
+    let (now, later): (Vec<ScheduledFault>, Vec<ScheduledFault>) =
+        cfg.faults.iter().cloned().partition(|f| f.at.is_zero());
+    for f in &now {
+        core.inject(&f.fault)?;
+    }
+    if !later.is_empty() {
+        tasks.push(tokio::spawn(run_schedule(
+            Arc::clone(&core),
+            later,
+            t0,
+            shutdown_rx.clone(),
+        )));
+    }
     tasks.push(tokio::spawn(accept_loop(
         listener,
         Arc::clone(&core),
@@ -259,6 +430,25 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         tasks,
         gt,
     })
+}
+
+/// Injects the scheduled faults at their time.
+async fn run_schedule(
+    core: Arc<SimCore>,
+    mut faults: Vec<ScheduledFault>,
+    t0: Instant,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    faults.sort_by_key(|f| f.at);
+    for f in faults {
+        tokio::select! {
+            _ = tokio::time::sleep_until(t0 + f.at) => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+        if let Err(e) = core.inject(&f.fault) {
+            tracing::warn!(error = %e, "scheduled fault not injected");
+        }
+    }
 }
 
 /// Reports completion once every finite tape is published and on disk.
@@ -331,6 +521,15 @@ pub(crate) enum Route {
     Kraken,
 }
 
+impl Route {
+    fn venue(&self) -> Venue {
+        match self {
+            Route::Binance(_) => Venue::Binance,
+            Route::Kraken => Venue::Kraken,
+        }
+    }
+}
+
 pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
     let path = uri.path();
     if let Some(rest) = path.strip_prefix("/binance") {
@@ -363,21 +562,62 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// An HTTP error response to a WebSocket handshake.
+fn handshake_error(status: StatusCode, body: String) -> ErrorResponse {
+    let mut e = ErrorResponse::new(Some(body));
+    *e.status_mut() = status;
+    e
+}
+
 async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Receiver<bool>) {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, http::peek_target(&stream)).await {
+        Ok(Some(target)) => {
+            let path = target.split('?').next().unwrap_or("");
+            if http::is_rest_path(path) {
+                return http::serve(stream, core, shutdown).await;
+            }
+        }
+        Ok(None) => return,
+        Err(_) => {
+            tracing::debug!("no request line in time");
+            return;
+        }
+    }
     let mut route = None;
     // The callback's signature is tungstenite's.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         match route_of(req.uri()) {
             Some(r) => {
+                let faults = core.faults(r.venue());
+                if let Some(secs) = faults.refusing() {
+                    tracing::debug!(venue = %r.venue(), "connection refused (fault)");
+                    let mut e = handshake_error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "connection refused: too many connection attempts".into(),
+                    );
+                    e.headers_mut()
+                        .insert("Retry-After", HeaderValue::from(secs.max(1)));
+                    return Err(e);
+                }
+                if let Route::Binance(b) = &r {
+                    if !b.streams.is_empty() && faults.take_reject() {
+                        tracing::debug!("URL subscription rejected (fault)");
+                        return Err(handshake_error(
+                            StatusCode::BAD_REQUEST,
+                            r#"{"code":-1,"msg":"Subscription refused; retry later."}"#.into(),
+                        ));
+                    }
+                }
                 route = Some(r);
                 Ok(resp)
             }
             None => {
                 tracing::debug!(uri = %req.uri(), "no venue at this path");
-                let mut e = ErrorResponse::new(Some(format!("no venue at {}", req.uri().path())));
-                *e.status_mut() = StatusCode::NOT_FOUND;
-                Err(e)
+                Err(handshake_error(
+                    StatusCode::NOT_FOUND,
+                    format!("no venue at {}", req.uri().path()),
+                ))
             }
         }
     };

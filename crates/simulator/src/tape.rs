@@ -162,15 +162,45 @@ pub(crate) fn trade_ts_us(venue: Venue, start_us: i64, rate: f64, index: u64) ->
     }
 }
 
+/// A stretch of the tape published at one rate: trade `first + j` (unless it repeats its
+/// predecessor) has the event time `start_us + j × 10⁶ / rate`. A tape is one segment unless a
+/// burst was injected (the burst is one segment, the base rate resumes in the next).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Segment {
+    /// Index of the segment's first trade.
+    pub first: u64,
+    /// Event time of that trade, µs (before Binance's millisecond truncation).
+    pub start_us: i64,
+    /// Trades per second.
+    pub rate: f64,
+}
+
+impl Segment {
+    /// Event time of trade `index` (≥ `first`) computed from this segment.
+    pub(crate) fn ts(&self, venue: Venue, index: u64) -> i64 {
+        trade_ts_us(
+            venue,
+            self.start_us,
+            self.rate,
+            index.saturating_sub(self.first),
+        )
+    }
+}
+
+/// Random-walk checkpoints are taken every this many trades (a multiple of 10, so a checkpoint
+/// never falls on a repeated trade).
+pub(crate) const CHECKPOINT: u64 = 1000;
+
 /// Sequential tape generator (the random walk state is the previous price).
 #[derive(Clone, Debug)]
 pub(crate) struct TapeGen {
     pub profile: Profile,
-    start_us: i64,
-    rate: f64,
+    /// The segment timestamps are computed from; the driver switches it for bursts.
+    pub seg: Segment,
     /// Index of the next trade.
     pub next: u64,
-    price: i64,
+    /// Random-walk state: the price of the last non-repeated trade.
+    pub price: i64,
     prev: Option<RawTrade>,
 }
 
@@ -178,17 +208,33 @@ impl TapeGen {
     pub(crate) fn new(profile: Profile, start_us: i64, rate: f64) -> TapeGen {
         TapeGen {
             profile,
-            start_us,
-            rate,
+            seg: Segment {
+                first: 0,
+                start_us,
+                rate,
+            },
             next: 0,
             price: profile.initial_ticks,
             prev: None,
         }
     }
 
-    /// Event time of trade `index` of this tape.
+    /// A generator positioned at trade `next` (a multiple of [`CHECKPOINT`]) whose walk state is
+    /// `price` (the generator's `price` just before it produced that trade).
+    pub(crate) fn resume(profile: Profile, seg: Segment, next: u64, price: i64) -> TapeGen {
+        debug_assert!(next.is_multiple_of(10), "resume on a repeated trade");
+        TapeGen {
+            profile,
+            seg,
+            next,
+            price,
+            prev: None,
+        }
+    }
+
+    /// Event time of trade `index` of this tape (in the current segment).
     pub(crate) fn ts_of(&self, index: u64) -> i64 {
-        trade_ts_us(self.profile.venue, self.start_us, self.rate, index)
+        self.seg.ts(self.profile.venue, index)
     }
 
     /// Produces trade `self.next` and advances.

@@ -1,7 +1,8 @@
 //! Sinks: where normalized events become durable rows.
 //!
-//! SQLite (embedded, the default) is implemented; PostgreSQL/TimescaleDB, Parquet and NATS come
-//! later and will follow the same layout and reuse the same group-commit loop.
+//! SQLite (embedded, the default) and PostgreSQL/TimescaleDB (cargo feature `postgres`) are
+//! implemented; Parquet and NATS come later and will follow the same layout and reuse the same
+//! group-commit loop.
 //!
 //! # Layout
 //! - [`error`]: [`StoreError`] and its [`ErrorClass`] (transient → retry, poison → reject row,
@@ -12,6 +13,8 @@
 //! - [`latency`]: receive → commit latency in an HDR histogram (µs).
 //! - [`sqlite`]: the SQLite sink — `config.rs`, `schema.rs` (DDL, views, migrations),
 //!   `writer.rs` (the connection owner), `tests.rs`.
+//! - `postgres` (feature `postgres`): the PostgreSQL/TimescaleDB sink, same files — binary
+//!   `COPY` into staging tables, `INSERT … ON CONFLICT DO NOTHING`, SQLSTATE-classified errors.
 //!
 //! # Usage
 //! ```no_run
@@ -31,14 +34,24 @@
 pub mod batch;
 pub mod error;
 pub mod latency;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 pub use batch::{
     run_batch_loop, spawn_writer_thread, BatchConfig, BatchWriter, WriteStats, WriterHandle,
     WriterReport, WriterStats,
 };
-pub use error::{ErrorClass, StoreError};
+#[cfg(feature = "postgres")]
+pub use error::{classify_postgres, pg_error_text};
+pub use error::{classify_sqlstate, ErrorClass, StoreError};
 pub use latency::{LatencyRecorder, LatencySummary};
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    spawn_postgres_writer, PostgresConfig, PostgresWriter,
+    SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION,
+};
 pub use sqlite::{
-    open_read_only, spawn_sqlite_writer, SqliteConfig, SqliteWriter, Synchronous, SCHEMA_VERSION,
+    last_trades, open_read_only, spawn_sqlite_writer, LastTrade, SqliteConfig, SqliteWriter,
+    Synchronous, SCHEMA_VERSION,
 };

@@ -62,6 +62,7 @@ pub async fn record(
 ) -> anyhow::Result<RecordSummary> {
     tickrec_feed::tls::install_crypto_provider();
     let started = Instant::now();
+    let resume = resume_points(&cfg);
     let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_CHANNEL_CAPACITY);
     let writer = spawn_sqlite_writer(cfg.sqlite.clone(), cfg.batch.clone(), rx)
         .with_context(|| format!("opening SQLite store {}", cfg.sqlite.path.display()))?;
@@ -80,7 +81,22 @@ pub async fn record(
             .unwrap_or_else(|| adapter.default_ws_url().to_string());
         let name = format!("{}#{i}", m.venue);
         names.push(name.clone());
-        let conn = ConnectionConfig::new(name, base);
+        let mut conn = ConnectionConfig::new(name, base);
+        conn.rest_url = m.rest_url.clone();
+        conn.resume_from = resume
+            .iter()
+            .filter(|r| {
+                r.venue == m.venue.as_str() && m.symbols.iter().any(|s| s.trim() == r.symbol)
+            })
+            .map(|r| {
+                (
+                    Arc::from(r.symbol.as_str()),
+                    r.aggregate,
+                    r.trade_id,
+                    r.ts_exchange_us,
+                )
+            })
+            .collect();
         tasks.push(tokio::spawn(run_connection(
             adapter,
             conn,
@@ -118,8 +134,14 @@ pub async fn record(
         .context("writer thread panicked")?
         .context("sqlite writer failed")?;
     let events_received: u64 = connections.iter().map(|c| c.events).sum();
+    let gaps: u64 = connections.iter().map(|c| c.gaps).sum();
+    let backfilled: u64 = connections.iter().map(|c| c.backfilled).sum();
+    let unrepaired: u64 = connections.iter().map(|c| c.unrepaired).sum();
     info!(
         events_received,
+        gaps,
+        backfilled,
+        unrepaired,
         trades = writer.totals.trades,
         rows = writer.totals.rows(),
         rejects = writer.totals.rejects,
@@ -131,6 +153,28 @@ pub async fn record(
         connections,
         writer,
     })
+}
+
+/// The last stored trade per market, read before recording starts (empty for a new database).
+fn resume_points(cfg: &Config) -> Vec<tickrec_store::LastTrade> {
+    if !cfg.sqlite.path.exists() {
+        return Vec::new();
+    }
+    match tickrec_store::open_read_only(&cfg.sqlite.path)
+        .and_then(|c| tickrec_store::last_trades(&c))
+    {
+        Ok(v) => {
+            for r in &v {
+                info!(venue = %r.venue, symbol = %r.symbol, aggregate = r.aggregate, trade_id = r.trade_id,
+                    "resuming after the last stored trade");
+            }
+            v
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the last stored trades; the first gap after restart will not be detected");
+            Vec::new()
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

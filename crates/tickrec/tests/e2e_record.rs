@@ -2,14 +2,16 @@
 //! `tickrec record` → SQLite; SIGTERM; the stored tape is compared with the simulator's ground
 //! truth, value by value.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tickrec_model::Decimal;
-use tickrec_simulator::{read_ground_truth, TapeTrade};
+use common::{count, stored, truth_row, Row};
+use tickrec_simulator::read_ground_truth;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tickrec");
 
@@ -95,67 +97,6 @@ fn start_recorder(config: &Path, log: &Path) -> Proc {
             .spawn()
             .expect("spawn recorder"),
     )
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Row {
-    venue: String,
-    symbol: String,
-    trade_id: i64,
-    price: String,
-    qty: String,
-    side: String,
-    ts_exchange_us: i64,
-}
-
-fn stored(db: &Path) -> Vec<Row> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open db");
-    let mut stmt = conn
-        .prepare("SELECT venue, symbol, trade_id, price_m, price_scale, qty_m, qty_scale, side, ts_exchange_us FROM trades ORDER BY venue, symbol, trade_id")
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| {
-            let dec = |m: i64, s: i64| {
-                Decimal::new(m, s as u8)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default()
-            };
-            Ok(Row {
-                venue: r.get(0)?,
-                symbol: r.get(1)?,
-                trade_id: r.get(2)?,
-                price: dec(r.get(3)?, r.get(4)?),
-                qty: dec(r.get(5)?, r.get(6)?),
-                side: r.get(7)?,
-                ts_exchange_us: r.get(8)?,
-            })
-        })
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    rows
-}
-
-fn count(db: &Path) -> u64 {
-    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("SELECT count(*) FROM trades", [], |r| r.get::<_, i64>(0)))
-        .map(|n| n as u64)
-        .unwrap_or(0)
-}
-
-fn truth_row(t: &TapeTrade) -> Row {
-    // The recorder's unified symbol equals the simulator's market symbol.
-    Row {
-        venue: t.venue.as_str().to_string(),
-        symbol: t.symbol.clone(),
-        trade_id: t.trade_id as i64,
-        price: t.price.clone(),
-        qty: t.qty.clone(),
-        side: t.side.as_str().to_string(),
-        ts_exchange_us: t.ts_exchange_us,
-    }
 }
 
 fn sigterm_and_wait(p: &mut Proc) -> i32 {

@@ -7,13 +7,14 @@
 //! venue does for a non-existent symbol.
 
 pub(crate) mod protocol;
+pub(crate) mod rest;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tickrec_model::now_us;
+use tickrec_model::{now_us, Venue};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
@@ -22,8 +23,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::faults::ConnFaults;
 use crate::market::{Batch, MarketSpec};
-use crate::server::{close, percent_decode, send_all, stopped, SimCore};
+use crate::server::{close, percent_decode, send_all, stay_silent, stopped, Interrupt, SimCore};
 use protocol::{Method, StreamKind};
 
 /// What the request path asked for.
@@ -119,7 +121,8 @@ fn emit(out: &mut Vec<Message>, combined: bool, stream: &str, f: impl FnOnce(&mu
 }
 
 fn push_batch(out: &mut Vec<Message>, combined: bool, spec: &MarketSpec, n: &Names, b: &Batch) {
-    for t in &b.trades {
+    // Trades hidden by `Fault::SkipTradeIds` are published but not sent.
+    for t in &b.trades[b.ws_skip.min(b.trades.len())..] {
         if let Some(name) = &n.trade {
             emit(out, combined, name, |s| protocol::trade(s, spec, t));
         }
@@ -203,7 +206,14 @@ impl Conn {
         let resp = match req.method {
             Method::Subscribe(streams) => {
                 let new = streams.iter().filter(|s| !self.subs.contains(s)).count();
-                if self.subs.len() + new > protocol::MAX_STREAMS {
+                if core.faults(Venue::Binance).take_reject() {
+                    tracing::debug!("SUBSCRIBE rejected (fault)");
+                    protocol::error(
+                        2,
+                        "Invalid request: service temporarily unavailable, please retry",
+                        id,
+                    )
+                } else if self.subs.len() + new > protocol::MAX_STREAMS {
                     protocol::error(2, "Invalid request: too many parameters", id)
                 } else {
                     for s in &streams {
@@ -271,7 +281,11 @@ pub(crate) async fn serve(
             tracing::debug!(stream = %s, "ignoring malformed stream name in URL");
         }
     }
+    let faults = core.faults(Venue::Binance);
+    let mut drops = faults.drops();
+    let mut conn_faults = ConnFaults::default();
     let mut out: Vec<Message> = Vec::new();
+    let mut data: Vec<Message> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut ping = tokio::time::interval_at(
@@ -280,9 +294,27 @@ pub(crate) async fn serve(
     );
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        if faults.silent_until().is_some() {
+            let discard = || {
+                let _ = conn.drain(&core, &mut data);
+                data.clear();
+            };
+            match stay_silent(faults, &mut shutdown, &mut drops, discard).await {
+                Some(Interrupt::Shutdown) => {
+                    close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                    break;
+                }
+                Some(Interrupt::Dropped) => break,
+                None => {}
+            }
+        }
         tokio::select! {
             _ = stopped(&mut shutdown) => {
                 close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                break;
+            }
+            Ok(()) = drops.changed() => {
+                tracing::debug!("binance connection dropped (fault)");
                 break;
             }
             msg = source.next() => match msg {
@@ -306,11 +338,13 @@ pub(crate) async fn serve(
                 }
             },
             _ = tick.tick(), if !conn.markets.is_empty() => {
-                if let Err(n) = conn.drain(&core, &mut out) {
+                if let Err(n) = conn.drain(&core, &mut data) {
                     tracing::warn!(skipped = n, "binance client too slow; disconnecting");
                     close(&mut sink, CloseCode::Policy, "slow consumer").await;
                     break;
                 }
+                faults.mangle(&mut data, &mut conn_faults);
+                out.append(&mut data);
             }
             _ = ping.tick() => {
                 let payload = now_us().to_string();

@@ -8,6 +8,7 @@
 //! when they could be read). Clients must treat any `"success":false` as a reject.
 
 pub(crate) mod protocol;
+pub(crate) mod rest;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use tickrec_model::now_us;
+use tickrec_model::{now_us, Venue};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
@@ -25,9 +26,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::faults::ConnFaults;
 use crate::format::Rfc3339;
 use crate::market::{Batch, MarketSpec};
-use crate::server::{close, send_all, stopped, SimCore};
+use crate::server::{close, send_all, stay_silent, stopped, Interrupt, SimCore};
 use crate::tape::{draw, mix};
 use protocol::Reply;
 
@@ -100,8 +102,8 @@ fn push_batch(out: &mut Vec<Message>, spec: &MarketSpec, sub: &Sub, b: &Batch, t
     if !b.trades.is_empty() {
         if sub.trade {
             // Kraken batches a handful of trades per push; a catch-up burst must not become one
-            // multi-megabyte frame.
-            for chunk in b.trades.chunks(MAX_TRADES_PER_PUSH) {
+            // multi-megabyte frame. Trades hidden by `Fault::SkipTradeIds` are not sent.
+            for chunk in b.trades[b.ws_skip.min(b.trades.len())..].chunks(MAX_TRADES_PER_PUSH) {
                 out.push(Message::text(protocol::trades(
                     "update",
                     spec,
@@ -262,6 +264,15 @@ impl Conn {
             .and_then(|a| a.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
             .filter(|a| !a.is_empty())
             .ok_or_else(|| bad("symbol"))?;
+        if subscribe && core.faults(Venue::Kraken).take_reject() {
+            tracing::debug!("subscribe rejected (fault)");
+            for sym in symbols {
+                self.respond(out, Some(method), req_id, time_in, |r| {
+                    r.err("EService:Unavailable", Some(sym))
+                });
+            }
+            return Ok(());
+        }
         for sym in symbols {
             let Some(&idx) = core.kraken_by_symbol.get(sym) else {
                 let msg = format!("Currency pair not supported {sym}");
@@ -418,12 +429,30 @@ pub(crate) async fn serve(
 ) {
     let (mut sink, mut source) = ws.split();
     let n = core.conn_counter.fetch_add(1, Ordering::Relaxed);
+    let faults = core.faults(Venue::Kraken);
+    let mut drops = faults.drops();
+    let mut conn_faults = ConnFaults::default();
     let mut conn = Conn::default();
     let mut out = vec![Message::text(protocol::status(connection_id(core.seed, n)))];
+    let mut data: Vec<Message> = Vec::new();
     let mut last_sent = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        if faults.silent_until().is_some() {
+            let discard = || {
+                conn.drain(&core, &mut data);
+                data.clear();
+            };
+            match stay_silent(faults, &mut shutdown, &mut drops, discard).await {
+                Some(Interrupt::Shutdown) => {
+                    close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                    break;
+                }
+                Some(Interrupt::Dropped) => break,
+                None => conn.lagged = None,
+            }
+        }
         if !out.is_empty() {
             if let Err(e) = send_all(&mut sink, &mut out).await {
                 tracing::debug!(error = %e, "kraken connection write error");
@@ -439,6 +468,10 @@ pub(crate) async fn serve(
         tokio::select! {
             _ = stopped(&mut shutdown) => {
                 close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                break;
+            }
+            Ok(()) = drops.changed() => {
+                tracing::debug!("kraken connection dropped (fault)");
                 break;
             }
             msg = source.next() => match msg {
@@ -465,7 +498,9 @@ pub(crate) async fn serve(
                 }
             },
             _ = tick.tick(), if !conn.subs.is_empty() => {
-                conn.drain(&core, &mut out);
+                conn.drain(&core, &mut data);
+                faults.mangle(&mut data, &mut conn_faults);
+                out.append(&mut data);
                 if out.is_empty() && last_sent.elapsed() >= core.heartbeat {
                     out.push(Message::text(protocol::HEARTBEAT));
                 }

@@ -192,7 +192,7 @@ pub(crate) fn ticker(
 }
 
 /// Volume-weighted price in ticks, rounded; `fallback` without volume.
-fn vwap(quote_volume: u128, volume: u128, fallback: i64) -> i64 {
+pub(crate) fn vwap(quote_volume: u128, volume: u128, fallback: i64) -> i64 {
     if volume == 0 {
         return fallback;
     }

@@ -3,6 +3,7 @@
 //! - [`config`](SqliteConfig): the `[sqlite]` config section.
 //! - `schema`: DDL of the tables and human views, migrations via `PRAGMA user_version`
 //!   (see [`SCHEMA_VERSION`]).
+//! - `resume`: [`last_trades`], the last stored trade id per market (restart → backfill).
 //! - `writer`: [`SqliteWriter`], which owns the connection, and [`spawn_sqlite_writer`], which
 //!   runs it on a dedicated thread with group commit.
 //!
@@ -23,6 +24,7 @@
 //! as `INTEGER` µs since the epoch (UTC).
 
 mod config;
+mod resume;
 mod schema;
 mod writer;
 
@@ -30,5 +32,6 @@ mod writer;
 mod tests;
 
 pub use config::{SqliteConfig, Synchronous};
+pub use resume::{last_trades, LastTrade};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{open_read_only, spawn_sqlite_writer, SqliteWriter, STORE_CONSTRAINT_REASON};

@@ -1,0 +1,124 @@
+//! Helpers shared by the integration tests: read the stored tape and the simulator's ground truth
+//! in one comparable shape.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use tickrec_model::Decimal;
+use tickrec_simulator::{read_ground_truth, TapeTrade};
+
+/// Decimal text without trailing fractional zeros: Kraken's REST writes `3049.81000` for the
+/// trade its WebSocket sent as `3049.81`; exactness is promised up to trailing zeros.
+pub fn norm(s: &str) -> String {
+    Decimal::parse(s)
+        .map(|d| d.normalized().to_string())
+        .unwrap_or_else(|_| format!("invalid:{s}"))
+}
+
+/// One trade, as stored or as published.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Row {
+    pub venue: String,
+    pub symbol: String,
+    pub trade_id: i64,
+    pub price: String,
+    pub qty: String,
+    pub side: String,
+    pub ts_exchange_us: i64,
+}
+
+/// Every stored trade, ordered by (venue, symbol, id); prices and quantities rebuilt as text.
+pub fn stored(db: &Path) -> Vec<Row> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let mut stmt = conn
+        .prepare("SELECT venue, symbol, trade_id, price_m, price_scale, qty_m, qty_scale, side, ts_exchange_us FROM trades ORDER BY venue, symbol, trade_id")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| {
+            let dec = |m: i64, s: i64| {
+                Decimal::new(m, s as u8)
+                    .map(|d| d.normalized().to_string())
+                    .unwrap_or_default()
+            };
+            Ok(Row {
+                venue: r.get(0)?,
+                symbol: r.get(1)?,
+                trade_id: r.get(2)?,
+                price: dec(r.get(3)?, r.get(4)?),
+                qty: dec(r.get(5)?, r.get(6)?),
+                side: r.get(7)?,
+                ts_exchange_us: r.get(8)?,
+            })
+        })
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows
+}
+
+/// Number of stored trades (0 when the file does not exist yet).
+pub fn count(db: &Path) -> u64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM trades", [], |r| r.get::<_, i64>(0)))
+        .map(|n| n as u64)
+        .unwrap_or(0)
+}
+
+/// Number of reject rows.
+pub fn rejects(db: &Path) -> u64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM rejects", [], |r| r.get::<_, i64>(0)))
+        .map(|n| n as u64)
+        .unwrap_or(0)
+}
+
+pub fn truth_row(t: &TapeTrade) -> Row {
+    Row {
+        venue: t.venue.as_str().to_string(),
+        symbol: t.symbol.clone(),
+        trade_id: t.trade_id as i64,
+        price: norm(&t.price),
+        qty: norm(&t.qty),
+        side: t.side.as_str().to_string(),
+        ts_exchange_us: t.ts_exchange_us,
+    }
+}
+
+/// The ground-truth file, sorted like [`stored`].
+pub fn truth(path: &Path) -> Vec<Row> {
+    let mut v: Vec<Row> = read_ground_truth(path)
+        .expect("ground truth")
+        .iter()
+        .map(truth_row)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts the stored tape equals the ground truth: same count, same values, nothing extra.
+pub fn assert_tape_equals_truth(db: &Path, truth_path: &Path) {
+    let truth = truth(truth_path);
+    let rows = stored(db);
+    let missing: Vec<&Row> = truth
+        .iter()
+        .filter(|t| rows.binary_search(t).is_err())
+        .collect();
+    let extra: Vec<&Row> = rows
+        .iter()
+        .filter(|r| truth.binary_search(r).is_err())
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "stored {} vs truth {}: {} missing (first {:?}), {} extra (first {:?})",
+        rows.len(),
+        truth.len(),
+        missing.len(),
+        missing.first(),
+        extra.len(),
+        extra.first()
+    );
+    assert_eq!(rows.len(), truth.len());
+}
