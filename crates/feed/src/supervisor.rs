@@ -2,6 +2,7 @@
 //! reconnect and replay the same subscriptions. Every state change is a log line and a metric.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,9 @@ pub struct ConnectionConfig {
     /// Last stored trade per market `(symbol, aggregate, id, exchange µs)`: where to resume, so the
     /// first live trade after a restart reveals the outage as a gap.
     pub resume_from: Vec<(Arc<str>, bool, u64, i64)>,
+    /// Raised by the journal when it is full: the reader drops its connection instead of
+    /// blocking, and backfills the hole once it reconnects.
+    pub backpressure: Option<Arc<AtomicBool>>,
 }
 
 impl ConnectionConfig {
@@ -57,6 +61,7 @@ impl ConnectionConfig {
             backfill: BackfillConfig::default(),
             backfill_drain: Duration::from_secs(30),
             resume_from: Vec::new(),
+            backpressure: None,
         }
     }
 }
@@ -384,6 +389,13 @@ async fn session(
                         return SessionEnd::Reconnect("venue announced shutdown".into());
                     }
                     FrameKind::Rejected => {}
+                }
+                if !buf.is_empty() && cfg.backpressure.as_ref().is_some_and(|b| b.load(Ordering::Acquire)) {
+                    // Not observed by the continuity tracker: the first trade after the
+                    // reconnect reveals these as a gap, and backfill repairs it.
+                    buf.clear();
+                    metrics.dropped.increment(1);
+                    return SessionEnd::Reconnect("Back-pressure – reconnecting".into());
                 }
                 if !buf.is_empty() {
                     metrics.count(&buf);

@@ -24,6 +24,8 @@ pub struct ConnectionMetrics {
     pub candles: Counter,
     /// Book messages parsed.
     pub books: Counter,
+    /// Frames dropped because the journal was full (repaired by backfill).
+    pub dropped: Counter,
     /// Trade-id gaps detected.
     pub gaps: Counter,
     /// Size of each gap, in trade ids.
@@ -46,6 +48,7 @@ impl ConnectionMetrics {
             quotes: counter!("ws_msgs_total", "venue" => v, "channel" => "bbo"),
             candles: counter!("ws_msgs_total", "venue" => v, "channel" => "candles"),
             books: counter!("ws_msgs_total", "venue" => v, "channel" => "book"),
+            dropped: counter!("collector_messages_dropped_total", "venue" => v),
             gaps: counter!("collector_sequence_gaps_total", "venue" => v),
             gap_size: histogram!("collector_sequence_gap_size", "venue" => v),
             behind: counter!("collector_sequence_duplicates_total", "venue" => v),

@@ -145,6 +145,9 @@ pub struct WriterStats {
     pub poisoned: AtomicU64,
     /// Transactions committed.
     pub commits: AtomicU64,
+    /// Channel batches (one per received `Vec<Event>`) fully committed, in receive order. The
+    /// journal maps this count back to its sequence numbers to acknowledge what is durable here.
+    pub batches_committed: AtomicU64,
     /// Failed attempts (transient or fatal errors) plus poisoned rows.
     pub errors: AtomicU64,
     /// Wall-clock time of the last successful commit, µs since the epoch (0 = none yet).
@@ -312,12 +315,17 @@ pub fn run_batch_loop<W: BatchWriter>(
                 latency.record_since(ev.ts_recv_us(), now);
             }
         }
+        let committed_batches = pending.len() as u64;
         pending.clear();
         report.totals += tx;
         report.commits += 1;
         stats.add(&tx);
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.last_commit_us.store(now, Ordering::Relaxed);
+        // Release: a reader that sees the count also sees the commit's effects as done.
+        stats
+            .batches_committed
+            .fetch_add(committed_batches, Ordering::Release);
         if tx.poisoned > 0 {
             stats.errors.fetch_add(tx.poisoned, Ordering::Relaxed);
             metrics::counter!("collector_db_insert_errors_total", "sink" => sink)

@@ -1,6 +1,7 @@
 //! Wiring for `tickrec record`: one supervisor task per market connection → bounded channel →
 //! the SQLite writer thread; HTTP on the side; SIGINT/SIGTERM stops reading, flushes, exits 0.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,10 +15,13 @@ use tracing::{error, info};
 
 use crate::config::{Config, MarketConfig};
 use crate::http::{self, HttpState};
+use crate::pipeline::SinkPort;
 
-/// Frames in flight between the readers and the writer (each entry is one frame's events).
-/// Bounded so that memory stays bounded when the sink falls behind.
+/// Frames in flight between the readers and the journal (each entry is one frame's events).
+/// Bounded; the journal drains it at disk speed, whatever the sinks do.
 pub const EVENT_CHANNEL_CAPACITY: usize = 16_384;
+/// Journal records in flight to one sink; a slow sink reads the rest from the journal later.
+pub const SINK_CHANNEL_CAPACITY: usize = 1_024;
 
 /// Builds the venue adapter of one configured market.
 ///
@@ -64,9 +68,22 @@ pub async fn record(
     let started = Instant::now();
     let resume = resume_points(&cfg);
     let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_CHANNEL_CAPACITY);
-    let writer = spawn_sqlite_writer(cfg.sqlite.clone(), cfg.batch.clone(), rx)
+    let (sink_tx, sink_rx) = mpsc::channel::<Vec<Event>>(SINK_CHANNEL_CAPACITY);
+    let writer = spawn_sqlite_writer(cfg.sqlite.clone(), cfg.batch.clone(), sink_rx)
         .with_context(|| format!("opening SQLite store {}", cfg.sqlite.path.display()))?;
     info!(path = %cfg.sqlite.path.display(), "sqlite store open");
+    let backpressure = Arc::new(AtomicBool::new(false));
+    let journal_cfg = cfg.journal_config();
+    let pipeline = crate::pipeline::start(
+        journal_cfg,
+        rx,
+        vec![SinkPort {
+            name: "sqlite",
+            tx: sink_tx,
+            stats: writer.stats(),
+        }],
+        backpressure.clone(),
+    )?;
     if let Some(h) = hooks.writer_stats {
         let _ = h.send(writer.stats());
     }
@@ -83,6 +100,7 @@ pub async fn record(
         names.push(name.clone());
         let mut conn = ConnectionConfig::new(name, base);
         conn.rest_url = m.rest_url.clone();
+        conn.backpressure = Some(backpressure.clone());
         conn.resume_from = resume
             .iter()
             .filter(|r| {
@@ -129,10 +147,17 @@ pub async fn record(
     if let Some(h) = http_task {
         let _ = h.await;
     }
-    let writer = tokio::task::spawn_blocking(move || writer.join())
-        .await
-        .context("writer thread panicked")?
-        .context("sqlite writer failed")?;
+    // Journal → sinks: everything durable is handed over, then the writers commit and finish.
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut pipeline = pipeline;
+        pipeline.drain();
+        let report = writer.join();
+        pipeline.finish();
+        report
+    })
+    .await
+    .context("writer thread panicked")?
+    .context("sqlite writer failed")?;
     let events_received: u64 = connections.iter().map(|c| c.events).sum();
     let gaps: u64 = connections.iter().map(|c| c.gaps).sum();
     let backfilled: u64 = connections.iter().map(|c| c.backfilled).sum();

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tickrec_journal::JournalConfig;
 use tickrec_model::{Channel, Venue};
 use tickrec_store::{BatchConfig, SqliteConfig};
 
@@ -54,6 +55,9 @@ pub struct FileConfig {
     /// Markets to record; each entry is one connection.
     #[serde(default)]
     pub markets: Vec<MarketConfig>,
+    /// The durable journal between readers and sinks.
+    #[serde(default)]
+    pub journal: Option<JournalConfig>,
     /// Seed 000 compatibility: `[db] uri`.
     #[serde(default)]
     pub db: Option<DbConfig>,
@@ -145,6 +149,23 @@ pub struct Config {
     pub http: HttpConfig,
     /// Markets (one connection each).
     pub markets: Vec<MarketConfig>,
+    /// Journal; `None` puts it in `journal/` beside the SQLite file.
+    pub journal: Option<JournalConfig>,
+}
+
+impl Config {
+    /// The journal settings in force.
+    pub fn journal_config(&self) -> JournalConfig {
+        self.journal.clone().unwrap_or_else(|| JournalConfig {
+            dir: self
+                .sqlite
+                .path
+                .parent()
+                .map(|p| p.join("journal"))
+                .unwrap_or_else(|| PathBuf::from("journal")),
+            ..JournalConfig::default()
+        })
+    }
 }
 
 impl Config {
@@ -164,6 +185,7 @@ impl Config {
             batch: BatchConfig::default(),
             http: HttpConfig::default(),
             markets: vec![market(Venue::Kraken), market(Venue::Binance)],
+            journal: None,
         }
     }
 
@@ -234,6 +256,7 @@ impl FileConfig {
             batch,
             http: self.http.unwrap_or_default(),
             markets,
+            journal: self.journal,
         };
         // Build every adapter once so that a bad symbol or channel fails here, not at run time.
         for (i, m) in cfg.markets.iter().enumerate() {

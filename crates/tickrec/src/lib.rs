@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`] — the TOML file (native and seed-000 shapes), validation, defaults.
 //! - [`app`] — `record`: supervisors → channel → SQLite writer; signals; shutdown flush.
+//! - [`pipeline`] — readers → journal (fsync) → per-sink forwarders → writers → acks.
 //! - [`http`] — `/metrics`, `/health`, `/ready`.
 //! - [`simulate`] — `tickrec simulate`.
 //! - [`bench`] — `tickrec bench`.
@@ -12,4 +13,5 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod http;
+pub mod pipeline;
 pub mod simulate;

@@ -69,6 +69,7 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
                 sim.kraken_rest_url(),
             ),
         ],
+        journal: None,
     }
 }
 

@@ -1096,11 +1096,18 @@ fn throughput_1m_trades() {
         db.exec("TRUNCATE trades");
         let (tx, rx) = mpsc::channel(16 * 1024);
         let handle = spawn_postgres_writer(db.cfg.clone(), BatchConfig::default(), rx).unwrap();
-        let frames: Vec<Vec<Event>> = (0..total / per_frame)
+        let mut frames: Vec<Vec<Event>> = (0..total / per_frame)
             .map(|f| trades(f * per_frame..(f + 1) * per_frame))
             .collect();
         let started = Instant::now();
-        for f in frames {
+        for mut f in frames.drain(..) {
+            // Receive time = now, so that the latency summary means something.
+            let now = tickrec_model::now_us();
+            for ev in &mut f {
+                if let Event::Trade(t) = ev {
+                    t.ts_recv_us = now;
+                }
+            }
             tx.blocking_send(f).unwrap();
         }
         drop(tx);
@@ -1148,23 +1155,43 @@ fn zz_phase_timing() {
         w.commit().unwrap();
         tc += t.elapsed();
     }
-    println!("1000 single-row txs: begin {:?} insert {:?} commit {:?}", tb / 1000, ti / 1000, tc / 1000);
+    println!(
+        "1000 single-row txs: begin {:?} insert {:?} commit {:?}",
+        tb / 1000,
+        ti / 1000,
+        tc / 1000
+    );
     db.exec("CREATE TEMP TABLE x (a int) ON COMMIT DELETE ROWS; CREATE INDEX ON x(a)");
     let t = Instant::now();
     for _ in 0..1000 {
-        db.rt.block_on(db.client.batch_execute("BEGIN; INSERT INTO x VALUES (1); COMMIT")).unwrap();
+        db.rt
+            .block_on(
+                db.client
+                    .batch_execute("BEGIN; INSERT INTO x VALUES (1); COMMIT"),
+            )
+            .unwrap();
     }
     println!("temp insert tx: {:?}", t.elapsed() / 1000);
     db.exec("DROP TABLE x; CREATE TEMP TABLE x (a int) ON COMMIT DELETE ROWS");
     let t = Instant::now();
     for _ in 0..1000 {
-        db.rt.block_on(db.client.batch_execute("BEGIN; INSERT INTO x VALUES (1); COMMIT")).unwrap();
+        db.rt
+            .block_on(
+                db.client
+                    .batch_execute("BEGIN; INSERT INTO x VALUES (1); COMMIT"),
+            )
+            .unwrap();
     }
     println!("temp insert tx no index: {:?}", t.elapsed() / 1000);
     db.exec("DROP TABLE x; CREATE TABLE x (a int)");
     let t = Instant::now();
     for _ in 0..1000 {
-        db.rt.block_on(db.client.batch_execute("BEGIN; INSERT INTO x VALUES (1); COMMIT")).unwrap();
+        db.rt
+            .block_on(
+                db.client
+                    .batch_execute("BEGIN; INSERT INTO x VALUES (1); COMMIT"),
+            )
+            .unwrap();
     }
     println!("plain insert tx: {:?}", t.elapsed() / 1000);
     let t = Instant::now();

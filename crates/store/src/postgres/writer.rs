@@ -1212,8 +1212,14 @@ impl Drop for PostgresWriter {
 
 /// Connects and migrates (see [`PostgresWriter::open`]) before returning — so configuration,
 /// authentication and schema errors are returned here — then spawns the dedicated writer thread
-/// that owns the connection and its runtime and runs group commit on `rx` (see
-/// [`crate::batch`]).
+/// that owns the connection and its runtime and runs group commit (see [`crate::batch`]).
+///
+/// Frames are coalesced on their way in: a small thread (`postgres-coalesce`) takes whatever
+/// is queued on `rx` (up to `max_rows` events) and hands it to the writer as one `Vec`, because
+/// every [`BatchWriter::insert`] call costs the PostgreSQL sink two round trips (`COPY`, then
+/// the move, whose row count the loop needs), while one-trade frames are the common case. At
+/// low load a frame passes straight through; order is kept. When the writer stops, the
+/// coalescer drops `rx`, as the writer itself would.
 ///
 /// # Errors
 /// Everything [`PostgresWriter::open`] returns, or [`StoreError::Thread`].
@@ -1223,5 +1229,31 @@ pub fn spawn_postgres_writer(
     rx: Receiver<Vec<Event>>,
 ) -> Result<WriterHandle, StoreError> {
     let writer = PostgresWriter::open(&cfg)?;
-    spawn_writer_thread(writer, batch, rx)
+    let (tx, inner) = tokio::sync::mpsc::channel(1);
+    let max_rows = batch.max_rows.max(1);
+    std::thread::Builder::new()
+        .name("postgres-coalesce".into())
+        .spawn(move || coalesce(rx, &tx, max_rows))
+        .map_err(|e| StoreError::Thread(format!("cannot spawn coalescing thread: {e}")))?;
+    spawn_writer_thread(writer, batch, inner)
+}
+
+/// Forwards `rx` to `tx`, appending every frame already queued (up to `max_rows` events) to the
+/// one in hand. Returns when `rx` is closed and drained, or when `tx`'s receiver is gone.
+fn coalesce(
+    mut rx: Receiver<Vec<Event>>,
+    tx: &tokio::sync::mpsc::Sender<Vec<Event>>,
+    max_rows: usize,
+) {
+    while let Some(mut frames) = rx.blocking_recv() {
+        while frames.len() < max_rows {
+            match rx.try_recv() {
+                Ok(mut more) => frames.append(&mut more),
+                Err(_) => break,
+            }
+        }
+        if tx.blocking_send(frames).is_err() {
+            return;
+        }
+    }
 }
