@@ -219,7 +219,15 @@ async fn binance_live_control_requests() {
     .await;
     assert_eq!(next_text(&mut ws).await, r#"{"result":null,"id":1}"#);
     send(&mut ws, json!({"method":"LIST_SUBSCRIPTIONS","id":2})).await;
-    let v = next_where(&mut ws, |v| v["id"] == 2).await;
+    // The tape started with the subscription: data may precede the response; keep it.
+    let mut early = Vec::new();
+    let v = loop {
+        let v = parse(&next_text(&mut ws).await);
+        if v["id"] == 2 {
+            break v;
+        }
+        early.push(v);
+    };
     assert_eq!(
         v,
         json!({"result":["btcusdt@aggTrade","btcusdt@bookTicker","nopeusdt@trade"],"id":2})
@@ -229,8 +237,12 @@ async fn binance_live_control_requests() {
     let first = first_trade_id(Venue::Binance, "BTC/USDT");
     let mut aggs = Vec::new();
     let mut books = 0;
+    let mut early = early.into_iter();
     while aggs.len() < 100 || books < 100 {
-        let v = parse(&next_text(&mut ws).await);
+        let v = match early.next() {
+            Some(v) => v,
+            None => parse(&next_text(&mut ws).await),
+        };
         assert!(v.get("stream").is_none(), "raw stream is not wrapped: {v}");
         if v["e"] == "aggTrade" {
             assert_eq!(v["s"], "BTCUSDT");

@@ -20,8 +20,9 @@ use crate::pipeline::SinkPort;
 /// Frames in flight between the readers and the journal (each entry is one frame's events).
 /// Bounded; the journal drains it at disk speed, whatever the sinks do.
 pub const EVENT_CHANNEL_CAPACITY: usize = 16_384;
-/// Journal records in flight to one sink; a slow sink reads the rest from the journal later.
-pub const SINK_CHANNEL_CAPACITY: usize = 1_024;
+/// Journal records (≤ 4096 events each) in flight to one sink; memory stays bounded because a
+/// slow sink reads the rest from the journal on disk later.
+pub const SINK_CHANNEL_CAPACITY: usize = 32;
 
 /// Builds the venue adapter of one configured market.
 ///

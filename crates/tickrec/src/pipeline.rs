@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,7 +31,9 @@ use tracing::{error, info, warn};
 /// Batches taken from the input per fsync at most (group commit of the journal).
 const MAX_BATCHES_PER_SYNC: usize = 4096;
 /// Records read from the journal per forwarder step.
-const READ_CHUNK: usize = 512;
+const READ_CHUNK: usize = 64;
+/// Events per journal record at most.
+const MAX_EVENTS_PER_RECORD: usize = 4096;
 
 /// A sink as the pipeline sees it.
 pub struct SinkPort {
@@ -45,12 +47,33 @@ pub struct SinkPort {
 
 struct Shared {
     journal: Mutex<Journal>,
+    /// Wakes the forwarders when `durable` moves (no polling delay on the latency path).
+    wake: (Mutex<()>, Condvar),
     durable: AtomicU64,
     closed: AtomicBool,
     backpressure: Arc<AtomicBool>,
 }
 
 impl Shared {
+    fn publish_durable(&self, seq: u64) {
+        self.durable.store(seq, Ordering::Release);
+        let _guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+        self.wake.1.notify_all();
+    }
+
+    /// Sleeps until `durable` may have moved past `seen` (or a short timeout, as a safety net).
+    fn wait_durable(&self, seen: u64) {
+        let guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+        if self.durable.load(Ordering::Acquire) > seen || self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let _ = self
+            .wake
+            .1
+            .wait_timeout(guard, Duration::from_millis(50))
+            .map(|(g, _)| drop(g));
+    }
+
     fn journal(&self) -> MutexGuard<'_, Journal> {
         // A poisoned lock means a pipeline thread panicked mid-call; the journal's own state is
         // still consistent (every method leaves it so), so keep going.
@@ -93,6 +116,7 @@ pub fn start(
         );
     }
     let shared = Arc::new(Shared {
+        wake: (Mutex::new(()), Condvar::new()),
         durable: AtomicU64::new(journal.durable_seq()),
         journal: Mutex::new(journal),
         closed: AtomicBool::new(false),
@@ -183,18 +207,27 @@ fn append_loop(shared: &Shared, mut input: mpsc::Receiver<Vec<Event>>) {
                 Err(_) => break,
             }
         }
+        // One record per group (bounded): per-record costs (header, checksum, a sink channel
+        // message, an ack) are paid per group, not per frame.
+        let mut group: Vec<Event> = Vec::new();
         for batch in pending {
-            if batch.is_empty() {
-                continue;
+            group.extend(batch);
+            if group.len() >= MAX_EVENTS_PER_RECORD {
+                buf.clear();
+                codec::encode_batch(&group, &mut buf);
+                append_holding(shared, &buf);
+                group.clear();
             }
+        }
+        if !group.is_empty() {
             buf.clear();
-            codec::encode_batch(&batch, &mut buf);
+            codec::encode_batch(&group, &mut buf);
             append_holding(shared, &buf);
         }
         let synced = shared.journal().sync();
         match synced {
             Ok(seq) => {
-                shared.durable.store(seq, Ordering::Release);
+                shared.publish_durable(seq);
                 let j = shared.journal();
                 depth_gauge.set(j.depth() as f64);
                 bytes_gauge.set(j.bytes_on_disk() as f64);
@@ -207,10 +240,12 @@ fn append_loop(shared: &Shared, mut input: mpsc::Receiver<Vec<Event>>) {
             }
         }
     }
-    if let Ok(seq) = shared.journal().sync() {
-        shared.durable.store(seq, Ordering::Release);
-    }
+    let last = shared.journal().sync();
     shared.closed.store(true, Ordering::Release);
+    match last {
+        Ok(seq) => shared.publish_durable(seq),
+        Err(_) => shared.publish_durable(shared.durable.load(Ordering::Acquire)),
+    }
 }
 
 /// Appends one record; while the journal is full, holds it and raises back-pressure.
@@ -234,8 +269,9 @@ fn append_holding(shared: &Shared, payload: &[u8]) {
                 }
                 shared.backpressure.store(true, Ordering::Release);
                 // Make what was appended durable so the sinks can drain it and free space.
-                if let Ok(seq) = shared.journal().sync() {
-                    shared.durable.store(seq, Ordering::Release);
+                let synced = shared.journal().sync();
+                if let Ok(seq) = synced {
+                    shared.publish_durable(seq);
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -263,7 +299,7 @@ fn forward_loop(
             {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(1));
+            shared.wait_durable(durable);
             continue;
         }
         let read = shared.journal().read_from(next, READ_CHUNK);

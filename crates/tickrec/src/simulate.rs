@@ -97,6 +97,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 "addr": handle.addr().to_string(),
                 "binance_ws_url": handle.binance_ws_url(),
                 "kraken_ws_url": handle.kraken_ws_url(),
+                "binance_rest_url": handle.binance_rest_url(),
+                "kraken_rest_url": handle.kraken_rest_url(),
             })
         );
         crate::app::shutdown_signal().await;

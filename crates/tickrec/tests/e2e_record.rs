@@ -5,119 +5,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{count, stored, truth_row, Row};
+use common::{
+    count, sigterm_and_wait, start_recorder, start_simulator, stored, truth_row, write_config, Row,
+};
 use tickrec_simulator::read_ground_truth;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickrec");
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_simulator(dir: &Path, rate: u64, trades: u64) -> (Proc, serde_json::Value) {
-    let mut child = Command::new(BIN)
-        .args([
-            "simulate",
-            "--rate",
-            &rate.to_string(),
-            "--trades",
-            &trades.to_string(),
-        ])
-        .args([
-            "--market",
-            "binance:BTC/USDT",
-            "--market",
-            "binance:ETH/USDT",
-        ])
-        .args(["--market", "kraken:BTC/USD", "--market", "kraken:ETH/USD"])
-        .arg("--ground-truth")
-        .arg(dir.join("truth.csv"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn simulator");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("simulator prints its URLs");
-    let urls: serde_json::Value = serde_json::from_str(&line).expect("json line");
-    (Proc(child), urls)
-}
-
-fn write_config(dir: &Path, urls: &serde_json::Value) -> std::path::PathBuf {
-    let cfg = format!(
-        r#"
-[storage.sqlite]
-path = "{db}"
-[batch]
-max_rows = 5000
-max_ms = 500
-[http]
-enabled = false
-[[markets]]
-venue = "binance"
-symbols = ["BTC/USDT", "ETH/USDT"]
-channels = ["trades"]
-ws_url = "{b}"
-[[markets]]
-venue = "kraken"
-symbols = ["BTC/USD", "ETH/USD"]
-channels = ["trades"]
-ws_url = "{k}"
-"#,
-        db = dir.join("rec.db").display(),
-        b = urls["binance_ws_url"].as_str().expect("binance url"),
-        k = urls["kraken_ws_url"].as_str().expect("kraken url"),
-    );
-    let path = dir.join("tickrec.toml");
-    std::fs::write(&path, cfg).expect("write config");
-    path
-}
-
-fn start_recorder(config: &Path, log: &Path) -> Proc {
-    let log = std::fs::File::create(log).expect("log file");
-    Proc(
-        Command::new(BIN)
-            .arg("record")
-            .arg("--config")
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn recorder"),
-    )
-}
-
-fn sigterm_and_wait(p: &mut Proc) -> i32 {
-    let pid = p.0.id().to_string();
-    let ok = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(ok.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(st) = p.0.try_wait().expect("wait") {
-            return st.code().unwrap_or(-1);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "recorder did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn recorded_tape_equals_ground_truth_and_sigterm_exits_cleanly() {
