@@ -171,6 +171,7 @@ pub(crate) fn describe(pg: &tokio_postgres::Config) -> String {
         }
         match host {
             Host::Tcp(h) => s.push_str(h),
+            #[cfg(unix)]
             Host::Unix(p) => s.push_str(&p.display().to_string()),
         }
         if let Some(port) = ports.get(i).or(if ports.len() == 1 {

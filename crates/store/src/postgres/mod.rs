@@ -24,7 +24,7 @@ mod config;
 mod schema;
 mod writer;
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;
 
 pub use config::{redact_uri, PostgresConfig};
