@@ -295,6 +295,45 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Frames in the circuit breaker's window.
+pub const BREAKER_WINDOW: usize = 100;
+
+/// Trips when more than half of the last [`BREAKER_WINDOW`] frames were rejected.
+#[derive(Debug)]
+struct RejectBreaker {
+    window: [bool; BREAKER_WINDOW],
+    pos: usize,
+    filled: usize,
+    rejected: usize,
+}
+
+impl Default for RejectBreaker {
+    fn default() -> Self {
+        RejectBreaker {
+            window: [false; BREAKER_WINDOW],
+            pos: 0,
+            filled: 0,
+            rejected: 0,
+        }
+    }
+}
+
+impl RejectBreaker {
+    /// Records one frame; true when the breaker trips.
+    fn record(&mut self, rejected: bool) -> bool {
+        if self.filled == BREAKER_WINDOW && self.window[self.pos] {
+            self.rejected -= 1;
+        }
+        self.window[self.pos] = rejected;
+        if rejected {
+            self.rejected += 1;
+        }
+        self.pos = (self.pos + 1) % BREAKER_WINDOW;
+        self.filled = (self.filled + 1).min(BREAKER_WINDOW);
+        self.filled == BREAKER_WINDOW && self.rejected * 2 > BREAKER_WINDOW
+    }
+}
+
 struct Retry {
     due: Instant,
     rejection: SubRejection,
@@ -335,6 +374,7 @@ async fn session(
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut buf: Vec<Event> = Vec::new();
     let mut warned_full = false;
+    let mut breaker = RejectBreaker::default();
     loop {
         tokio::select! {
             biased;
@@ -367,6 +407,7 @@ async fn session(
                 };
                 report.frames += 1;
                 metrics.frames.increment(1);
+                let was_rejected = matches!(kind, FrameKind::Rejected);
                 match kind {
                     FrameKind::Data | FrameKind::Heartbeat | FrameKind::Status => {}
                     FrameKind::Pong => awaiting_pong = None,
@@ -390,6 +431,7 @@ async fn session(
                     }
                     FrameKind::Rejected => {}
                 }
+                let trip = breaker.record(was_rejected);
                 if !buf.is_empty() && cfg.backpressure.as_ref().is_some_and(|b| b.load(Ordering::Acquire)) {
                     // Not observed by the continuity tracker: the first trade after the
                     // reconnect reveals these as a gap, and backfill repairs it.
@@ -440,6 +482,12 @@ async fn session(
                         return SessionEnd::SinkClosed;
                     }
                     report.events += n;
+                }
+                if trip {
+                    // Mostly garbage: a broken proxy, a protocol change or a corrupted stream.
+                    // What was parsed is kept; start over with a fresh connection.
+                    warn!(connection = %cfg.name, %venue, window = BREAKER_WINDOW, "over half of recent frames rejected; reconnecting");
+                    return SessionEnd::Reconnect("parse-error circuit breaker".into());
                 }
             }
             _ = watchdog.tick() => {
@@ -492,7 +540,20 @@ async fn session(
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, RejectBreaker, BREAKER_WINDOW};
+
+    #[test]
+    fn breaker_trips_only_on_a_full_window_mostly_rejected() {
+        let mut b = RejectBreaker::default();
+        for _ in 0..BREAKER_WINDOW - 1 {
+            assert!(!b.record(true), "needs a full window");
+        }
+        assert!(b.record(true));
+        let mut b = RejectBreaker::default();
+        for i in 0..10 * BREAKER_WINDOW {
+            assert!(!b.record(i % 2 == 0), "exactly half is not over half");
+        }
+    }
 
     #[test]
     fn urls_are_redacted() {
