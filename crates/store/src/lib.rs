@@ -52,6 +52,6 @@ pub use postgres::{
     SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION,
 };
 pub use sqlite::{
-    last_trades, open_read_only, spawn_sqlite_writer, LastTrade, SqliteConfig, SqliteWriter,
-    Synchronous, SCHEMA_VERSION,
+    coverage, last_trades, open_read_only, spawn_sqlite_writer, IdHole, LastTrade, MarketCoverage,
+    SqliteConfig, SqliteWriter, Synchronous, SCHEMA_VERSION,
 };

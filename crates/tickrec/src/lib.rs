@@ -6,12 +6,14 @@
 //! - [`app`] — `record`: supervisors → channel → SQLite writer; signals; shutdown flush.
 //! - [`pipeline`] — readers → journal (fsync) → per-sink forwarders → writers → acks.
 //! - [`http`] — `/metrics`, `/health`, `/ready`.
+//! - [`gaps`] — `tickrec gaps`, the stored tape's holes per market.
 //! - [`simulate`] — `tickrec simulate`.
 //! - [`bench`] — `tickrec bench`.
 
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod gaps;
 pub mod http;
 pub mod pipeline;
 pub mod simulate;

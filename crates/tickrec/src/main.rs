@@ -1,6 +1,6 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
-use tickrec::{app, bench, config, http, simulate};
+use tickrec::{app, bench, config, gaps, http, simulate};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +44,8 @@ enum Command {
     CheckConfig,
     /// List the venues and the channels each offers.
     Venues,
+    /// Report what the stored trade tape is missing, per market (id holes and their times).
+    Gaps(gaps::GapsArgs),
     /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
     Simulate(simulate::SimulateArgs),
     /// Measure parser speed and end-to-end simulator → SQLite throughput and latency.
@@ -131,6 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("kraken   trades, bbo, candles_<1m|5m|15m|30m|1h|4h|1d|1w|15d>                           wss://ws.kraken.com/v2");
             Ok(())
         }
+        Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
     }

@@ -14,8 +14,8 @@
 //! | `quotes`              | `ts`                     | `(venue, symbol, seq, ts)`                       | ignored (duplicate)    |
 //! | `candles`             | `open_time`              | `(venue, symbol, interval_s, open_time)`         | upsert, `closed` never true → false |
 //! | `book_updates`        | `ts_ingest`              | none yet                                         | —                      |
-//! | `rejects`             | — (plain table)          | `id` (identity)                                  | —                      |
-//! | `data_quality_events` | — (plain table)          | `id` (identity)                                  | —                      |
+//! | `rejects`             | — (plain table)          | `id` (`BIGSERIAL`)                               | —                      |
+//! | `data_quality_events` | — (plain table)          | `id` (`BIGSERIAL`)                               | —                      |
 //!
 //! The trade table starts from seed 000 (`ts_exchange`, `ts_ingest`, `venue`, `symbol`, `side`
 //! with a `CHECK`, index `(symbol, ts_exchange DESC)`) with these changes:
@@ -30,9 +30,10 @@
 //!   venue ids (Binance, Kraken) go to `trade_id` — 8 bytes, integer comparisons, gaps
 //!   measurable with arithmetic, delta-encoded by TimescaleDB compression. Textual ids (UUIDs on
 //!   some venues) and numeric ids above `i64::MAX` go to `trade_ref`, with a partial unique
-//!   index that stays empty (costs nothing) for numeric venues. `trades_view.trade_id` shows
-//!   either as text. A single `TEXT` column would cost 2–3× the space, compare as strings and
-//!   make gap arithmetic a cast.
+//!   index that stays empty (costs nothing) for numeric venues; a `NULL` `trade_id` never
+//!   conflicts in `trades_key`. `trades_view.trade_id` shows either as text. A single `TEXT`
+//!   column would be larger in the table and in both indexes (a 10-digit id is 11 bytes, and
+//!   text keys compare with the collation), and gap arithmetic would need a cast.
 //! - **Exact prices and quantities as `BIGINT` mantissa + `SMALLINT` scale**
 //!   (`"0.35280000"` → `35280000`, `8`), as in the SQLite sink, instead of `DOUBLE PRECISION`
 //!   (which rounds: `0.1 + 0.2`) or `NUMERIC` (variable-length, 10+ bytes, slow arithmetic): the
@@ -44,8 +45,10 @@
 //! - `side` also allows `'unknown'` (venues that do not say).
 //!
 //! `quotes.seq` is the venue's update id when it sends one, else the exchange time, else the
-//! receive time (µs); `quotes.ts` is the exchange time, else the receive time. Book levels are
-//! `JSONB` arrays of `["price", "qty"]` exact strings.
+//! receive time (µs); `quotes.ts` is the exchange time, else the receive time. For a venue that
+//! sends no exchange time (Binance spot `bookTicker`) the key therefore holds the receive time:
+//! retries and journal replays of the same event collapse, a second recorder's copy does not.
+//! Book levels are `JSONB` arrays of `["price", "qty"]` exact strings.
 //!
 //! Views `trades_view`, `agg_trades_view`, `quotes_view` and `candles_view` show human numbers:
 //! `tickrec_decimal(m, scale)` = `m::numeric / 10^scale`, computed exactly as a multiplication
@@ -323,11 +326,8 @@ static LOGGED_NO_TIMESCALE: AtomicBool = AtomicBool::new(false);
 /// privileges: fatal).
 pub async fn migrate(client: &Client) -> Result<Migration, StoreError> {
     let from = current_version(client).await?;
-    loop {
-        let applied = in_transaction(client, migrate_one(client)).await?;
-        if applied.is_none() {
-            break;
-        }
+    while let Some(version) = in_transaction(client, migrate_one(client)).await? {
+        tracing::info!(version, "postgres schema migrated");
     }
     let timescaledb = in_transaction(client, ensure_hypertables(client)).await?;
     Ok(Migration {
@@ -386,7 +386,6 @@ async fn migrate_one(client: &Client) -> Result<Option<i32>, StoreError> {
             &[&to, &env!("CARGO_PKG_VERSION")],
         )
         .await?;
-    tracing::info!(version = to, "postgres schema migrating");
     Ok(Some(to))
 }
 

@@ -1016,6 +1016,36 @@ fn server_restart_mid_stream_loses_and_duplicates_nothing() {
     );
 }
 
+#[test]
+fn statement_timeout_is_transient_and_rows_arrive_once_the_lock_is_gone() {
+    let Some(pg) = shared_server() else { return };
+    let db = pg.database("t_timeout");
+    drop(db.writer()); // migrate
+    let cfg = PostgresConfig {
+        statement_timeout_ms: 200,
+        ..db.cfg.clone()
+    };
+    let (tx, rx) = mpsc::channel(4);
+    let handle = spawn_postgres_writer(cfg, BatchConfig::default(), rx).unwrap();
+    let stats = handle.stats();
+    // Another session holds the table: the writer's statements time out (57014) and are retried.
+    db.exec("BEGIN; LOCK TABLE trades IN ACCESS EXCLUSIVE MODE");
+    tx.blocking_send(trades(0..100)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.errors.load(Ordering::Relaxed) < 2 {
+        assert!(Instant::now() < deadline, "no timeout seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(stats.trades.load(Ordering::Relaxed), 0);
+    db.exec("COMMIT");
+    tx.blocking_send(trades(50..150)).unwrap();
+    drop(tx);
+    let report = handle.join().expect("writer recovers");
+    assert_eq!(report.totals.trades, 150);
+    assert_eq!(report.totals.duplicates, 50);
+    assert_eq!(db.count("SELECT count(*) FROM trades"), 150);
+}
+
 /// Everything logged by this test process (installed once as the global subscriber).
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
@@ -1141,8 +1171,22 @@ fn throughput_1m_trades() {
 fn round_trip_costs() {
     let Some(pg) = shared_server() else { return };
     let db = pg.database("t_costs");
-    let mut w = db.writer();
+    let mut w = if std::env::var_os("XX_NOTIMEOUT").is_some() {
+        PostgresWriter::open(&PostgresConfig {
+            statement_timeout_ms: 0,
+            ..db.cfg.clone()
+        })
+        .unwrap()
+    } else {
+        db.writer()
+    };
     let mut st = WriteStats::default();
+    let t = Instant::now();
+    for _ in 0..500 {
+        w.begin().unwrap();
+        w.commit().unwrap();
+    }
+    println!("XX fresh writer empty tx {:?}", t.elapsed() / 500);
     let n = 3000u64;
     w.begin().unwrap();
     let t = Instant::now();
@@ -1171,9 +1215,40 @@ fn round_trip_costs() {
         t.elapsed() / 500
     };
     let rtt = time_txs("SELECT 1");
-    db.exec("CREATE TEMP TABLE keep (a int); CREATE TEMP TABLE del (a int) ON COMMIT DELETE ROWS");
-    let keep = time_txs("BEGIN; INSERT INTO keep VALUES (1); DELETE FROM keep; COMMIT");
-    let del = time_txs("BEGIN; INSERT INTO del VALUES (1); COMMIT");
+    let empty_tx = time_txs("BEGIN; COMMIT");
+    let begin_only = {
+        let t = Instant::now();
+        for _ in 0..500 {
+            db.rt.block_on(db.client.batch_execute("BEGIN")).unwrap();
+            db.rt.block_on(db.client.batch_execute("COMMIT")).unwrap();
+        }
+        t.elapsed() / 500
+    };
+    let t = Instant::now();
+    for _ in 0..500 {
+        w.begin().unwrap();
+        w.commit().unwrap();
+    }
+    let wempty = t.elapsed() / 500;
+    let t = Instant::now();
+    for _ in 0..500 {
+        w.begin().unwrap();
+        w.insert(&[], &mut st).unwrap();
+        w.commit().unwrap();
+    }
+    println!("XX empty tx {empty_tx:?}, begin+commit as two round trips {begin_only:?}; writer empty tx {wempty:?} {:?}", t.elapsed() / 500);
+    // Staging-like tables (TEXT columns: a TOAST table and its index), kept and emptied by the
+    // transaction vs ON COMMIT DELETE ROWS (truncated, indexes rebuilt, at every commit).
+    db.exec(
+        "CREATE TEMP TABLE keep (LIKE trades INCLUDING DEFAULTS); \
+         CREATE TEMP TABLE del (LIKE trades INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    );
+    let row = "(ts_exchange, venue, symbol, trade_id, side, price_m, price_scale, qty_m, \
+               qty_scale) VALUES (now(), 'binance', 'BTC/USDT', 1, 'buy', 1, 0, 1, 0)";
+    let keep = time_txs(&format!(
+        "BEGIN; INSERT INTO keep {row}; DELETE FROM keep; COMMIT"
+    ));
+    let del = time_txs(&format!("BEGIN; INSERT INTO del {row}; COMMIT"));
     println!(
         "postgres costs: one-trade insert in a long transaction {per_insert:?}; one-trade \
          transaction: begin {:?} + insert {:?} + commit {:?}; simple query round trip {rtt:?}; \

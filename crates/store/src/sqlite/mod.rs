@@ -3,6 +3,7 @@
 //! - [`config`](SqliteConfig): the `[sqlite]` config section.
 //! - `schema`: DDL of the tables and human views, migrations via `PRAGMA user_version`
 //!   (see [`SCHEMA_VERSION`]).
+//! - `report`: [`coverage`], per-market id ranges and holes of the stored tape (`tickrec gaps`).
 //! - `resume`: [`last_trades`], the last stored trade id per market (restart → backfill).
 //! - `writer`: [`SqliteWriter`], which owns the connection, and [`spawn_sqlite_writer`], which
 //!   runs it on a dedicated thread with group commit.
@@ -24,6 +25,7 @@
 //! as `INTEGER` µs since the epoch (UTC).
 
 mod config;
+mod report;
 mod resume;
 mod schema;
 mod writer;
@@ -32,6 +34,7 @@ mod writer;
 mod tests;
 
 pub use config::{SqliteConfig, Synchronous};
+pub use report::{coverage, IdHole, MarketCoverage};
 pub use resume::{last_trades, LastTrade};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{open_read_only, spawn_sqlite_writer, SqliteWriter, STORE_CONSTRAINT_REASON};
