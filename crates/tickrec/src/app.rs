@@ -75,16 +75,13 @@ pub async fn record(
     info!(path = %cfg.sqlite.path.display(), "sqlite store open");
     let backpressure = Arc::new(AtomicBool::new(false));
     let journal_cfg = cfg.journal_config();
-    let pipeline = crate::pipeline::start(
-        journal_cfg,
-        rx,
-        vec![SinkPort {
-            name: "sqlite",
-            tx: sink_tx,
-            stats: writer.stats(),
-        }],
-        backpressure.clone(),
-    )?;
+    let mut ports = vec![SinkPort {
+        name: "sqlite",
+        tx: sink_tx,
+        stats: writer.stats(),
+    }];
+    let extra_writers = spawn_extra_sinks(&cfg, &mut ports)?;
+    let pipeline = crate::pipeline::start(journal_cfg, rx, ports, backpressure.clone())?;
     if let Some(h) = hooks.writer_stats {
         let _ = h.send(writer.stats());
     }
@@ -149,16 +146,34 @@ pub async fn record(
         let _ = h.await;
     }
     // Journal → sinks: everything durable is handed over, then the writers commit and finish.
-    let writer = tokio::task::spawn_blocking(move || {
+    let (writer, extra) = tokio::task::spawn_blocking(move || {
         let mut pipeline = pipeline;
         pipeline.drain();
         let report = writer.join();
+        let extra: Vec<_> = extra_writers
+            .into_iter()
+            .map(|(name, w)| (name, w.join()))
+            .collect();
         pipeline.finish();
-        report
+        (report, extra)
     })
     .await
-    .context("writer thread panicked")?
-    .context("sqlite writer failed")?;
+    .context("writer thread panicked")?;
+    let writer = writer.context("sqlite writer failed")?;
+    for (name, r) in extra {
+        match r {
+            Ok(rep) => info!(
+                sink = name,
+                trades = rep.totals.trades,
+                rows = rep.totals.rows(),
+                commits = rep.commits,
+                "sink finished"
+            ),
+            Err(e) => {
+                error!(sink = name, error = %e, "sink failed; its rows stay in the journal for the next run")
+            }
+        }
+    }
     let events_received: u64 = connections.iter().map(|c| c.events).sum();
     let gaps: u64 = connections.iter().map(|c| c.gaps).sum();
     let backfilled: u64 = connections.iter().map(|c| c.backfilled).sum();
@@ -179,6 +194,33 @@ pub async fn record(
         connections,
         writer,
     })
+}
+
+type ExtraWriters = Vec<(&'static str, tickrec_store::WriterHandle)>;
+
+/// Starts the sinks configured besides SQLite and adds their ports.
+#[cfg(feature = "postgres")]
+fn spawn_extra_sinks(cfg: &Config, ports: &mut Vec<SinkPort>) -> anyhow::Result<ExtraWriters> {
+    let mut out = Vec::new();
+    if let Some(pg) = &cfg.postgres {
+        let (tx, rx) = mpsc::channel::<Vec<Event>>(SINK_CHANNEL_CAPACITY);
+        let w = tickrec_store::postgres::spawn_postgres_writer(pg.clone(), cfg.batch.clone(), rx)
+            .with_context(|| format!("opening PostgreSQL sink {}", pg.redacted_uri()))?;
+        info!(target_db = %pg.redacted_uri(), "postgres sink open");
+        ports.push(SinkPort {
+            name: "postgres",
+            tx,
+            stats: w.stats(),
+        });
+        out.push(("postgres", w));
+    }
+    Ok(out)
+}
+
+/// Without the `postgres` feature there is no other sink (config validation refuses one).
+#[cfg(not(feature = "postgres"))]
+fn spawn_extra_sinks(_cfg: &Config, _ports: &mut [SinkPort]) -> anyhow::Result<ExtraWriters> {
+    Ok(Vec::new())
 }
 
 /// The last stored trade per market, read before recording starts (empty for a new database).

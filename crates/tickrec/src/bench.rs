@@ -208,6 +208,7 @@ async fn e2e_once(rate: f64, trades: u64) -> anyhow::Result<E2e> {
             market(Venue::Kraken, ["BTC/USD", "ETH/USD"], sim.kraken_ws_url()),
         ],
         journal: None,
+        postgres: None,
     };
     let total = trades * 4;
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();

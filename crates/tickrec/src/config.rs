@@ -66,14 +66,26 @@ pub struct FileConfig {
     pub exchange: Option<ExchangeConfig>,
 }
 
-/// `[storage]`: the sinks. SQLite is the embedded default.
+/// `[storage]`: the sinks. SQLite is always on (the embedded default, and the local copy that
+/// `tickrec gaps` and the restart resume read); PostgreSQL is an additional sink.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// `[storage.sqlite]`: the embedded SQLite store.
     #[serde(default)]
     pub sqlite: Option<SqliteConfig>,
+    /// `[storage.postgres]`: PostgreSQL / TimescaleDB (builds with `--features postgres`).
+    #[serde(default)]
+    pub postgres: Option<PostgresSection>,
 }
+
+/// The `[storage.postgres]` section: the sink's config when built with the `postgres` feature.
+#[cfg(feature = "postgres")]
+pub type PostgresSection = tickrec_store::postgres::PostgresConfig;
+/// The `[storage.postgres]` section: kept as raw TOML in builds without the `postgres` feature,
+/// so that such a build can refuse it with a clear message instead of "unknown field".
+#[cfg(not(feature = "postgres"))]
+pub type PostgresSection = toml::Table;
 
 /// `[http]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -151,6 +163,8 @@ pub struct Config {
     pub markets: Vec<MarketConfig>,
     /// Journal; `None` puts it in `journal/` beside the SQLite file.
     pub journal: Option<JournalConfig>,
+    /// PostgreSQL sink, when configured.
+    pub postgres: Option<PostgresSection>,
 }
 
 impl Config {
@@ -186,6 +200,7 @@ impl Config {
             http: HttpConfig::default(),
             markets: vec![market(Venue::Kraken), market(Venue::Binance)],
             journal: None,
+            postgres: None,
         }
     }
 
@@ -226,9 +241,22 @@ impl FileConfig {
     /// # Errors
     /// [`ConfigError::Invalid`].
     pub fn resolve(self) -> Result<Config, ConfigError> {
-        let mut sqlite = self.storage.and_then(|s| s.sqlite).unwrap_or_default();
+        let (sqlite, mut postgres) = match self.storage {
+            Some(s) => (s.sqlite, s.postgres),
+            None => (None, None),
+        };
+        let mut sqlite = sqlite.unwrap_or_default();
         if let Some(db) = self.db {
-            sqlite.path = sqlite_path_from_uri(&db.uri)?;
+            match sink_from_uri(&db.uri)? {
+                DbUri::Sqlite(path) => sqlite.path = path,
+                DbUri::Postgres(uri) => postgres = Some(postgres_from_uri(uri)?),
+            }
+        }
+        #[cfg(not(feature = "postgres"))]
+        if postgres.is_some() {
+            return Err(ConfigError::Invalid(
+                "PostgreSQL is configured, but this build has no PostgreSQL support: rebuild with `cargo build --release --features postgres`".into(),
+            ));
         }
         let mut markets = self.markets;
         if let Some(ex) = self.exchange {
@@ -257,6 +285,7 @@ impl FileConfig {
             http: self.http.unwrap_or_default(),
             markets,
             journal: self.journal,
+            postgres,
         };
         // Build every adapter once so that a bad symbol or channel fails here, not at run time.
         for (i, m) in cfg.markets.iter().enumerate() {
@@ -274,14 +303,17 @@ impl FileConfig {
     }
 }
 
-fn sqlite_path_from_uri(uri: &str) -> Result<PathBuf, ConfigError> {
+enum DbUri {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+fn sink_from_uri(uri: &str) -> Result<DbUri, ConfigError> {
     if let Some(p) = uri.strip_prefix("sqlite://") {
-        return Ok(PathBuf::from(p));
+        return Ok(DbUri::Sqlite(PathBuf::from(p)));
     }
     if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
-        return Err(ConfigError::Invalid(
-            "[db] uri is a PostgreSQL URI, but this build records into SQLite only (the Postgres sink is not available yet); use `sqlite://path`".into(),
-        ));
+        return Ok(DbUri::Postgres(uri.to_string()));
     }
     if uri.contains("://") {
         return Err(ConfigError::Invalid(format!(
@@ -289,7 +321,21 @@ fn sqlite_path_from_uri(uri: &str) -> Result<PathBuf, ConfigError> {
             uri.split("://").next().unwrap_or("")
         )));
     }
-    Ok(PathBuf::from(uri))
+    Ok(DbUri::Sqlite(PathBuf::from(uri)))
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_from_uri(uri: String) -> Result<PostgresSection, ConfigError> {
+    Ok(tickrec_store::postgres::PostgresConfig {
+        uri,
+        ..Default::default()
+    })
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_from_uri(_uri: String) -> Result<PostgresSection, ConfigError> {
+    // The URI (and its password) is deliberately not echoed.
+    Ok(PostgresSection::new())
 }
 
 #[cfg(test)]
@@ -345,10 +391,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("agg_trades"), "{e}");
-        let e = Config::parse("[db]\nuri = \"postgres://u:secret@h/db\"\n[exchange]\nvenue = \"kraken\"\npairs = [\"BTC/USD\"]\n")
-            .unwrap_err()
-            .to_string();
-        assert!(!e.contains("secret"), "{e}");
+        let pg = Config::parse("[db]\nuri = \"postgres://u:secret@h/db\"\n[exchange]\nvenue = \"kraken\"\npairs = [\"BTC/USD\"]\n");
+        match pg {
+            Ok(cfg) => assert!(cfg.postgres.is_some() && !format!("{cfg:?}").contains("secret")),
+            Err(e) => assert!(
+                !e.to_string().contains("secret") && e.to_string().contains("--features postgres"),
+                "{e}"
+            ),
+        }
         assert!(Config::parse("").is_err());
         assert!(Config::parse("this is not toml").is_err());
     }

@@ -44,6 +44,8 @@ enum Command {
     CheckConfig,
     /// List the venues and the channels each offers.
     Venues,
+    /// Create or upgrade the schema of every configured store, then exit (also done at start-up).
+    Migrate,
     /// Report what the stored trade tape is missing, per market (id holes and their times).
     Gaps(gaps::GapsArgs),
     /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
@@ -68,6 +70,27 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
         Some(p) => Config::load(p)?,
         None => Config::default_recording(),
     })
+}
+
+#[cfg(feature = "postgres")]
+fn migrate_postgres(cfg: &Config) -> anyhow::Result<()> {
+    let Some(pg) = &cfg.postgres else {
+        return Ok(());
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let m = rt.block_on(async {
+        let client = tickrec_store::postgres::connect(pg).await?;
+        tickrec_store::postgres::migrate(&client).await
+    })?;
+    println!("postgres {}: {m:?}", pg.redacted_uri());
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn migrate_postgres(_cfg: &Config) -> anyhow::Result<()> {
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -131,6 +154,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Venues => {
             println!("binance  trades, agg_trades, bbo, candles_<1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w>   wss://stream.binance.com:9443");
             println!("kraken   trades, bbo, candles_<1m|5m|15m|30m|1h|4h|1d|1w|15d>                           wss://ws.kraken.com/v2");
+            Ok(())
+        }
+        Command::Migrate => {
+            let cfg = load_config(cli.config.as_ref())?;
+            tickrec_store::SqliteWriter::open(&cfg.sqlite)?;
+            println!(
+                "sqlite {}: schema version {}",
+                cfg.sqlite.path.display(),
+                tickrec_store::SCHEMA_VERSION
+            );
+            migrate_postgres(&cfg)?;
             Ok(())
         }
         Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),

@@ -70,6 +70,7 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
             ),
         ],
         journal: None,
+        postgres: None,
     }
 }
 

@@ -24,6 +24,8 @@ mod config;
 mod schema;
 mod writer;
 
+#[cfg(all(unix, any(test, feature = "test-harness")))]
+pub mod harness;
 #[cfg(all(test, unix))]
 mod tests;
 

@@ -10,10 +10,6 @@
 //! Without the binaries the server tests are skipped with a message — or fail when `CI` is set.
 //! Install them with `apt-get install -y postgresql` (Debian/Ubuntu).
 
-use std::io::Write as _;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::config::PostgresConfig;
+use super::harness::{bin_or_skip, PgServer};
 use super::*;
 use crate::error::{classify_sqlstate, ErrorClass, StoreError};
 use crate::{BatchConfig, BatchWriter, WriteStats};
@@ -35,194 +32,11 @@ use crate::{BatchConfig, BatchWriter, WriteStats};
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-/// Directory holding `initdb`, `pg_ctl` and `postgres`, if any.
-fn find_bin() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("TICKREC_PG_BIN") {
-        let dir = PathBuf::from(dir);
-        return dir.join("initdb").exists().then_some(dir);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
-    }
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
-    })
-}
-
-fn id(args: &[&str]) -> Option<u32> {
-    let out = Command::new("id").args(args).output().ok()?;
-    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A throwaway PostgreSQL server.
-struct PgServer {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    /// Run the binaries as `postgres` (we are root).
-    as_postgres: bool,
-    /// Superuser password (host connections then need it), or trust.
-    password: Option<String>,
-}
-
-impl PgServer {
-    fn start(bin: &Path, password: Option<&str>) -> PgServer {
-        let as_postgres = id(&["-u"]) == Some(0);
-        let dir = tempfile::tempdir().expect("tempdir");
-        if as_postgres {
-            let uid = id(&["-u", "postgres"]).expect("root needs a `postgres` user to run initdb");
-            let gid = id(&["-g", "postgres"]).expect("gid of postgres");
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown tempdir");
-        }
-        let mut srv = PgServer {
-            dir,
-            bin: bin.to_path_buf(),
-            port: 0,
-            as_postgres,
-            password: password.map(str::to_string),
-        };
-        let data = srv.data();
-        let mut args = vec![
-            "-D".to_string(),
-            data.display().to_string(),
-            "-A".into(),
-            "trust".into(),
-            "-U".into(),
-            "postgres".into(),
-            "--no-sync".into(),
-            "-E".into(),
-            "UTF8".into(),
-            "--locale=C".into(),
-        ];
-        if let Some(pw) = password {
-            let pwfile = srv.dir.path().join("pwfile");
-            std::fs::File::create(&pwfile)
-                .and_then(|mut f| writeln!(f, "{pw}"))
-                .expect("pwfile");
-            if as_postgres {
-                let uid = id(&["-u", "postgres"]).expect("uid");
-                std::os::unix::fs::chown(&pwfile, Some(uid), None).expect("chown pwfile");
-            }
-            args.push(format!("--pwfile={}", pwfile.display()));
-            args.push("--auth-host=scram-sha-256".into());
-        }
-        let out = srv.tool("initdb", &args);
-        assert!(out.status.success(), "initdb failed: {}", text(&out));
-        // A port taken between probing and binding makes pg_ctl fail: try a few.
-        for attempt in 0.. {
-            srv.port = free_port();
-            let opts = format!(
-                "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-                srv.dir.path().display(),
-                srv.port
-            );
-            let out = srv.pg_ctl(&["start", "-w", "-t", "60", "-o", &opts]);
-            if out.status.success() {
-                break;
-            }
-            assert!(
-                attempt < 3,
-                "pg_ctl start failed: {}\n{}",
-                text(&out),
-                srv.log()
-            );
-        }
-        srv
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-
-    fn tool(&self, name: &str, args: &[String]) -> Output {
-        let exe = self.bin.join(name);
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {name}: {e}"))
-    }
-
-    fn pg_ctl(&self, args: &[&str]) -> Output {
-        let mut all = vec![
-            "-D".to_string(),
-            self.data().display().to_string(),
-            "-l".into(),
-            self.dir.path().join("log").display().to_string(),
-        ];
-        all.extend(args.iter().map(|s| s.to_string()));
-        self.tool("pg_ctl", &all)
-    }
-
-    /// `pg_ctl restart -m <mode>` (`fast`: sessions get 57P01; `immediate`: crash + recovery).
-    fn restart(&self, mode: &str) {
-        let out = self.pg_ctl(&["restart", "-w", "-t", "60", "-m", mode]);
-        assert!(out.status.success(), "pg_ctl restart: {}", text(&out));
-    }
-
-    fn uri(&self, db: &str, password: Option<&str>) -> String {
-        match password {
-            Some(pw) => format!("postgresql://postgres:{pw}@127.0.0.1:{}/{db}", self.port),
-            None => format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port),
-        }
-    }
-
-    fn config(&self, db: &str) -> PostgresConfig {
-        PostgresConfig {
-            uri: self.uri(db, self.password.as_deref()),
-            connect_timeout_ms: 2000,
-            ..PostgresConfig::default()
-        }
-    }
-
-    /// Creates database `name` and returns a client session on it.
-    fn database(self: &Arc<Self>, name: &str) -> Db {
-        let admin = Db::connect(self, self.config("postgres"));
-        admin.exec(&format!("CREATE DATABASE {name}"));
-        Db::connect(self, self.config(name))
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl(&["stop", "-m", "immediate", "-w"]);
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// Creates database `name` on `server` and returns a client session on it.
+fn database(server: &Arc<PgServer>, name: &str) -> Db {
+    let admin = Db::connect(server, server.config("postgres"));
+    admin.exec(&format!("CREATE DATABASE {name}"));
+    Db::connect(server, server.config(name))
 }
 
 /// The server shared by overlapping tests (started on first use, stopped by the last user).
@@ -242,21 +56,6 @@ fn shared_server() -> Option<Arc<PgServer>> {
 fn own_server(password: Option<&str>) -> Option<Arc<PgServer>> {
     let bin = bin_or_skip()?;
     Some(Arc::new(PgServer::start(&bin, password)))
-}
-
-fn bin_or_skip() -> Option<PathBuf> {
-    let bin = find_bin();
-    if bin.is_none() {
-        let why = "PostgreSQL server binaries (initdb, pg_ctl) not found in $TICKREC_PG_BIN, \
-                   /usr/lib/postgresql/*/bin or PATH; install them with \
-                   `apt-get install -y postgresql`";
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{why} (CI is set: failing)"
-        );
-        eprintln!("skipping PostgreSQL test: {why}");
-    }
-    bin
 }
 
 /// A client session (own runtime) on one database.
@@ -515,7 +314,7 @@ fn sqlstates_are_classified() {
 #[test]
 fn migrate_twice_is_idempotent_and_versioned() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_migrate");
+    let db = database(&pg, "t_migrate");
     let first = db.migrate().expect("migrate");
     assert_eq!((first.from, first.to), (0, SCHEMA_VERSION));
     assert!(!first.timescaledb, "this server has no timescaledb");
@@ -566,7 +365,7 @@ fn migrate_twice_is_idempotent_and_versioned() {
     }
 
     // Concurrent migrations of a fresh database serialize on the advisory lock.
-    let fresh = pg.database("t_migrate_concurrent");
+    let fresh = database(&pg, "t_migrate_concurrent");
     let cfg = fresh.cfg.clone();
     let handles: Vec<_> = (0..4)
         .map(|_| {
@@ -597,7 +396,7 @@ fn migrate_twice_is_idempotent_and_versioned() {
 #[test]
 fn newer_or_mismatching_schema_is_fatal() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_schema_newer");
+    let db = database(&pg, "t_schema_newer");
     db.migrate().unwrap();
     db.exec("INSERT INTO tickrec_schema_version (version, tickrec) VALUES (99, 'future')");
     let e = db.migrate().unwrap_err();
@@ -606,7 +405,7 @@ fn newer_or_mismatching_schema_is_fatal() {
     let e = PostgresWriter::open(&db.cfg).unwrap_err();
     assert_eq!(e.class(), ErrorClass::Fatal, "{e}");
 
-    let db = pg.database("t_schema_missing");
+    let db = database(&pg, "t_schema_missing");
     db.migrate().unwrap();
     db.exec("DROP TABLE quotes CASCADE");
     let e = PostgresWriter::open(&db.cfg).unwrap_err();
@@ -618,7 +417,7 @@ fn newer_or_mismatching_schema_is_fatal() {
 #[test]
 fn trades_round_trip_exactly() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_round_trip");
+    let db = database(&pg, "t_round_trip");
     let mut w = db.writer();
     let prices = [
         ("0.35280000", "12.00000000"),
@@ -684,7 +483,7 @@ fn trades_round_trip_exactly() {
 #[test]
 fn look_alike_trades_are_two_rows_and_replays_add_nothing() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_look_alike");
+    let db = database(&pg, "t_look_alike");
     let mut w = db.writer();
     let a = trade(1, "100.5", "0.2", Side::Buy, T0);
     let b = Trade {
@@ -721,7 +520,7 @@ fn look_alike_trades_are_two_rows_and_replays_add_nothing() {
 #[test]
 fn every_event_kind_round_trips() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_kinds");
+    let db = database(&pg, "t_kinds");
     let mut w = db.writer();
     let agg = Trade {
         trade_id: TradeId::Num(777),
@@ -882,7 +681,7 @@ fn every_event_kind_round_trips() {
 #[test]
 fn poison_rows_become_rejects_while_the_rest_commits() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_poison");
+    let db = database(&pg, "t_poison");
     drop(db.writer()); // migrate
     let (tx, rx) = mpsc::channel(64);
     let handle = spawn_postgres_writer(db.cfg.clone(), BatchConfig::default(), rx).unwrap();
@@ -960,7 +759,7 @@ fn poison_rows_become_rejects_while_the_rest_commits() {
 #[test]
 fn server_restart_mid_stream_loses_and_duplicates_nothing() {
     let Some(pg) = own_server(None) else { return };
-    let db = pg.database("t_restart");
+    let db = database(&pg, "t_restart");
     drop(db.writer()); // migrate
     let cfg = PostgresConfig {
         connect_timeout_ms: 1000,
@@ -1019,7 +818,7 @@ fn server_restart_mid_stream_loses_and_duplicates_nothing() {
 #[test]
 fn statement_timeout_is_transient_and_rows_arrive_once_the_lock_is_gone() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_timeout");
+    let db = database(&pg, "t_timeout");
     drop(db.writer()); // migrate
     let cfg = PostgresConfig {
         statement_timeout_ms: 200,
@@ -1086,7 +885,7 @@ fn wrong_password_is_fatal_and_no_password_is_ever_printed() {
     let Some(pg) = own_server(Some(GOOD)) else {
         return;
     };
-    let db = pg.database("t_auth");
+    let db = database(&pg, "t_auth");
     db.migrate().unwrap();
 
     let wrong = PostgresConfig {
@@ -1129,7 +928,7 @@ fn wrong_password_is_fatal_and_no_password_is_ever_printed() {
 #[ignore = "throughput measurement; run in release with --ignored --nocapture"]
 fn throughput_1m_trades() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_throughput");
+    let db = database(&pg, "t_throughput");
     drop(db.writer());
     for (total, per_frame) in [(1_000_000u64, 1000u64), (100_000, 1)] {
         db.exec("TRUNCATE trades");
@@ -1171,7 +970,7 @@ fn throughput_1m_trades() {
 #[ignore = "cost measurement; run in release with --ignored --nocapture"]
 fn round_trip_costs() {
     let Some(pg) = shared_server() else { return };
-    let db = pg.database("t_costs");
+    let db = database(&pg, "t_costs");
     let mut w = db.writer();
     let mut st = WriteStats::default();
     let n = 3000u64;
