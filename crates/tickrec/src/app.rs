@@ -54,6 +54,8 @@ pub struct RecordSummary {
 pub struct Hooks {
     /// Receives the writer's live counters once the store is open.
     pub writer_stats: Option<tokio::sync::oneshot::Sender<Arc<tickrec_store::WriterStats>>>,
+    /// Receives every sink's name and live counters once all sinks are open.
+    pub sink_stats: Option<tokio::sync::oneshot::Sender<Vec<(&'static str, Arc<tickrec_store::WriterStats>)>>>,
 }
 
 /// Records until `stop` resolves, then flushes everything and returns.
@@ -81,6 +83,9 @@ pub async fn record(
         stats: writer.stats(),
     }];
     let extra_writers = spawn_extra_sinks(&cfg, &mut ports)?;
+    if let Some(h) = hooks.sink_stats {
+        let _ = h.send(ports.iter().map(|p| (p.name, p.stats.clone())).collect());
+    }
     let pipeline = crate::pipeline::start(journal_cfg, rx, ports, backpressure.clone())?;
     if let Some(h) = hooks.writer_stats {
         let _ = h.send(writer.stats());

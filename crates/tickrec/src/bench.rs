@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Repetitions (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// End-to-end: also write into this PostgreSQL database (needs `--features postgres`); a run
+    /// then ends when both sinks hold every trade.
+    #[arg(long)]
+    pub postgres_uri: Option<String>,
 }
 
 /// Which benchmark.
@@ -72,7 +76,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         ] {
             let mut res = Vec::new();
             for _ in 0..runs {
-                res.push(rt.block_on(e2e_once(rate, trades))?);
+                res.push(rt.block_on(e2e_once(rate, trades, args.postgres_uri.as_deref()))?);
             }
             let pick = |f: fn(&E2e) -> f64| median(res.iter().map(f).collect());
             println!(
@@ -157,7 +161,21 @@ struct E2e {
     max_ms: f64,
 }
 
-async fn e2e_once(rate: f64, trades: u64) -> anyhow::Result<E2e> {
+#[cfg(feature = "postgres")]
+fn postgres_section(uri: Option<&str>) -> anyhow::Result<Option<crate::config::PostgresSection>> {
+    Ok(uri.map(|u| tickrec_store::postgres::PostgresConfig {
+        uri: u.to_string(),
+        ..Default::default()
+    }))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_section(uri: Option<&str>) -> anyhow::Result<Option<crate::config::PostgresSection>> {
+    anyhow::ensure!(uri.is_none(), "--postgres-uri needs a build with `--features postgres`");
+    Ok(None)
+}
+
+async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow::Result<E2e> {
     let dir = tempfile::tempdir()?;
     let markets = vec![
         SimMarket {
@@ -208,10 +226,11 @@ async fn e2e_once(rate: f64, trades: u64) -> anyhow::Result<E2e> {
             market(Venue::Kraken, ["BTC/USD", "ETH/USD"], sim.kraken_ws_url()),
         ],
         journal: None,
-        postgres: None,
+        postgres: postgres_section(postgres_uri)?,
     };
     let total = trades * 4;
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();
+    let (all_tx, all_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
     let rec = tokio::spawn(app::record(
@@ -221,13 +240,20 @@ async fn e2e_once(rate: f64, trades: u64) -> anyhow::Result<E2e> {
         },
         Hooks {
             writer_stats: Some(stats_tx),
+            sink_stats: Some(all_tx),
         },
     ));
-    let stats = stats_rx.await.context("recorder did not start")?;
+    let _sqlite = stats_rx.await.context("recorder did not start")?;
+    let sinks = all_rx.await.context("recorder did not start")?;
     // Fail fast when progress stops (a lost trade would otherwise make us wait forever).
     let (mut last, mut last_change) = (0, Instant::now());
     loop {
-        let s = stats.snapshot();
+        // The slowest sink decides.
+        let s = sinks
+            .iter()
+            .map(|(_, st)| st.snapshot())
+            .min_by_key(|s| s.trades)
+            .unwrap_or_default();
         if s.trades >= total {
             break;
         }

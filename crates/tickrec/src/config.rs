@@ -353,6 +353,15 @@ mod tests {
     }
 
     #[test]
+    fn postgres_example_parses_with_the_feature_and_is_refused_clearly_without() {
+        let r = Config::parse(include_str!("../../../examples/postgres.toml"));
+        #[cfg(feature = "postgres")]
+        assert!(r.expect("postgres example").postgres.is_some());
+        #[cfg(not(feature = "postgres"))]
+        assert!(r.unwrap_err().to_string().contains("--features postgres"));
+    }
+
+    #[test]
     fn default_recording_is_valid() {
         let cfg = Config::default_recording();
         for m in &cfg.markets {

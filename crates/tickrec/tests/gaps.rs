@@ -90,6 +90,7 @@ async fn start_recorder(cfg: Config) -> Recorder {
         },
         Hooks {
             writer_stats: Some(stats_tx),
+            ..Hooks::default()
         },
     ));
     let stats = stats_rx.await.expect("recorder started");

@@ -1,5 +1,6 @@
 //! SQLite and PostgreSQL at once (a real, throwaway PostgreSQL server on loopback): both sinks
-//! receive every trade of the simulator's tape, exactly, with faults on the feed.
+//! receive every trade of the simulator's tape, exactly, with faults on the feed and a restart of
+//! the PostgreSQL server mid-run.
 #![cfg(all(unix, feature = "postgres"))]
 
 mod common;
@@ -15,7 +16,7 @@ use tickrec_store::postgres::harness::{bin_or_skip, PgServer};
 use tickrec_store::{BatchConfig, SqliteConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_and_postgres_each_receive_the_whole_tape() {
+async fn sqlite_and_postgres_each_receive_the_whole_tape_across_a_server_restart() {
     let Some(bin) = bin_or_skip() else { return };
     let pg = tokio::task::spawn_blocking(move || Arc::new(PgServer::start(&bin, None)))
         .await
@@ -78,6 +79,7 @@ async fn sqlite_and_postgres_each_receive_the_whole_tape() {
         },
         Hooks {
             writer_stats: Some(stats_tx),
+            ..Hooks::default()
         },
     ));
     let _stats = stats_rx.await.expect("recorder started");
@@ -90,6 +92,15 @@ async fn sqlite_and_postgres_each_receive_the_whole_tape() {
         count: 200,
     })
     .expect("inject");
+    // Restart the database server while trades flow: the sink reconnects and retries, the
+    // journal keeps everything meanwhile, and nothing arrives twice.
+    while sim.published() < 3_000 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let restarting = pg.clone();
+    tokio::task::spawn_blocking(move || restarting.restart("fast"))
+        .await
+        .expect("restart postgres");
     sim.wait_finished().await;
 
     let client = tickrec_store::postgres::connect(&pg.config("postgres"))
