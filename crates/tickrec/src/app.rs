@@ -172,6 +172,8 @@ pub async fn record(
                 trades = rep.totals.trades,
                 rows = rep.totals.rows(),
                 commits = rep.commits,
+                p50_us = rep.latency.p50_us,
+                p99_us = rep.latency.p99_us,
                 "sink finished"
             ),
             Err(e) => {
