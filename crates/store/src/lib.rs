@@ -37,6 +37,7 @@ pub mod latency;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
+pub mod table;
 
 pub use batch::{
     run_batch_loop, spawn_writer_thread, BatchConfig, BatchWriter, WriteStats, WriterHandle,

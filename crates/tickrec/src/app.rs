@@ -49,13 +49,16 @@ pub struct RecordSummary {
     pub writer: WriterReport,
 }
 
+/// Every sink's name and live counters.
+pub type SinkStats = Vec<(&'static str, Arc<tickrec_store::WriterStats>)>;
+
 /// Optional probes into a running recorder (benchmarks and tests).
 #[derive(Default)]
 pub struct Hooks {
     /// Receives the writer's live counters once the store is open.
     pub writer_stats: Option<tokio::sync::oneshot::Sender<Arc<tickrec_store::WriterStats>>>,
     /// Receives every sink's name and live counters once all sinks are open.
-    pub sink_stats: Option<tokio::sync::oneshot::Sender<Vec<(&'static str, Arc<tickrec_store::WriterStats>)>>>,
+    pub sink_stats: Option<tokio::sync::oneshot::Sender<SinkStats>>,
 }
 
 /// Records until `stop` resolves, then flushes everything and returns.

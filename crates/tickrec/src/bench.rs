@@ -171,7 +171,10 @@ fn postgres_section(uri: Option<&str>) -> anyhow::Result<Option<crate::config::P
 
 #[cfg(not(feature = "postgres"))]
 fn postgres_section(uri: Option<&str>) -> anyhow::Result<Option<crate::config::PostgresSection>> {
-    anyhow::ensure!(uri.is_none(), "--postgres-uri needs a build with `--features postgres`");
+    anyhow::ensure!(
+        uri.is_none(),
+        "--postgres-uri needs a build with `--features postgres`"
+    );
     Ok(None)
 }
 

@@ -55,6 +55,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 
+use crate::table::Table;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use tickrec_model::{
@@ -90,55 +91,7 @@ const PG_MIN_UNIX_US: i64 = -211_813_488_000_000_000 + PG_EPOCH_OFFSET_US;
 /// Savepoint name used in careful mode.
 const SAVEPOINT: &str = "tickrec_rows";
 
-/// The tables a writer fills, in the order they are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Table {
-    Trades,
-    AggTrades,
-    Quotes,
-    Candles,
-    Books,
-    Rejects,
-}
-
-const TABLES: [Table; 6] = [
-    Table::Trades,
-    Table::AggTrades,
-    Table::Quotes,
-    Table::Candles,
-    Table::Books,
-    Table::Rejects,
-];
-
 impl Table {
-    fn of(ev: &Event) -> Table {
-        match ev {
-            Event::Trade(t) => match t.kind {
-                TradeKind::Single => Table::Trades,
-                TradeKind::Aggregate { .. } => Table::AggTrades,
-            },
-            Event::Quote(_) => Table::Quotes,
-            Event::Candle(_) => Table::Candles,
-            Event::Book(_) => Table::Books,
-            Event::Reject(_) => Table::Rejects,
-        }
-    }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
-
-    const fn name(self) -> &'static str {
-        match self {
-            Table::Trades => "trades",
-            Table::AggTrades => "agg_trades",
-            Table::Quotes => "quotes",
-            Table::Candles => "candles",
-            Table::Books => "book_updates",
-            Table::Rejects => "rejects",
-        }
-    }
-
     /// Columns written by `COPY` (in this order), without `ord`.
     const fn columns(self) -> &'static str {
         match self {
@@ -259,17 +212,6 @@ impl Table {
             Table::Rejects => format!(
                 "{with} INSERT INTO {table} (id, {cols}) SELECT id, {cols} FROM s ORDER BY ord"
             ),
-        }
-    }
-
-    fn count(self, st: &mut WriteStats, n: u64) {
-        match self {
-            Table::Trades => st.trades += n,
-            Table::AggTrades => st.agg_trades += n,
-            Table::Quotes => st.quotes += n,
-            Table::Candles => st.candles += n,
-            Table::Books => st.books += n,
-            Table::Rejects => st.rejects += n,
         }
     }
 }
@@ -775,7 +717,7 @@ async fn setup_session(
     client
         .batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
         .await?;
-    for t in TABLES {
+    for t in Table::ALL {
         if let Err(e) = client.prepare(&t.probe_sql()).await {
             return Err(if classify_postgres(&e) == ErrorClass::Fatal {
                 StoreError::PostgresSchema(format!(
@@ -1012,14 +954,14 @@ impl PostgresWriter {
         let poison = &mut self.poison;
         let next_ord = &mut self.next_ord;
         let res = run(rt, self.op_timeout, async {
-            for t in TABLES {
+            for t in Table::ALL {
                 let n = bufs[t.index()].rows.len() as u64;
                 if n > 0 {
                     conn.ensure_stage(t, n).await?;
                 }
             }
             let mut tx = WriteStats::default();
-            for t in TABLES {
+            for t in Table::ALL {
                 let buf = &mut bufs[t.index()];
                 if buf.is_empty() {
                     continue;

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::table::Table;
 use rusqlite::ffi::ErrorCode;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, CachedStatement, Connection, OpenFlags, ToSql};
@@ -127,54 +128,6 @@ impl ToSql for IdSql<'_> {
             },
             TradeId::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
-    }
-}
-
-/// Which table an event went to.
-#[derive(Clone, Copy)]
-enum Table {
-    Trades,
-    AggTrades,
-    Quotes,
-    Candles,
-    Books,
-    Rejects,
-}
-
-impl Table {
-    fn of(ev: &Event) -> Table {
-        match ev {
-            Event::Trade(t) => match t.kind {
-                TradeKind::Single => Table::Trades,
-                TradeKind::Aggregate { .. } => Table::AggTrades,
-            },
-            Event::Quote(_) => Table::Quotes,
-            Event::Candle(_) => Table::Candles,
-            Event::Book(_) => Table::Books,
-            Event::Reject(_) => Table::Rejects,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Table::Trades => "trades",
-            Table::AggTrades => "agg_trades",
-            Table::Quotes => "quotes",
-            Table::Candles => "candles",
-            Table::Books => "book_updates",
-            Table::Rejects => "rejects",
-        }
-    }
-
-    fn count(self, st: &mut WriteStats) {
-        match self {
-            Table::Trades => st.trades += 1,
-            Table::AggTrades => st.agg_trades += 1,
-            Table::Quotes => st.quotes += 1,
-            Table::Candles => st.candles += 1,
-            Table::Books => st.books += 1,
-            Table::Rejects => st.rejects += 1,
-        }
     }
 }
 
@@ -502,7 +455,7 @@ impl BatchWriter for SqliteWriter {
             };
             match res {
                 Ok(0) => stats.duplicates += 1,
-                Ok(_) => table.count(stats),
+                Ok(_) => table.count(stats, 1),
                 Err(e) if classify_sqlite(&e) == ErrorClass::Poison => {
                     // A failed statement is undone on its own; the transaction goes on.
                     tracing::warn!(
