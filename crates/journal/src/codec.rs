@@ -25,8 +25,8 @@
 use std::sync::Arc;
 
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Decimal, Event, Level, Quote, Reject, RejectReason, Side, Trade,
-    TradeId, TradeKind, Venue,
+    BookKind, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote, Reject,
+    RejectReason, Side, Trade, TradeId, TradeKind, Venue,
 };
 
 use crate::error::{DecodeError, JournalError};
@@ -45,6 +45,7 @@ const TAG_QUOTE: u8 = 2;
 const TAG_CANDLE: u8 = 3;
 const TAG_BOOK: u8 = 4;
 const TAG_REJECT: u8 = 5;
+const TAG_QUALITY: u8 = 6;
 
 /// Appends the encoding of one event to `out`.
 pub fn encode(ev: &Event, out: &mut Vec<u8>) {
@@ -208,6 +209,25 @@ impl Encoder<'_> {
                 self.bytes(r.detail.as_bytes());
                 self.bytes(&r.raw);
                 self.zigzag(r.ts_recv_us);
+            }
+            Event::Quality(q) => {
+                self.out.push(TAG_QUALITY);
+                self.venue(q.venue);
+                match &q.symbol {
+                    None => self.out.push(0),
+                    Some(s) => {
+                        self.out.push(1);
+                        self.symbol(s);
+                    }
+                }
+                self.out.push(quality_tag(q.kind));
+                self.zigzag(q.start_us);
+                self.zigzag(q.end_us);
+                self.varint(q.count);
+                self.opt(q.from_id, Self::varint);
+                self.opt(q.to_id, Self::varint);
+                self.bytes(q.detail.as_bytes());
+                self.zigzag(q.ts_recv_us);
             }
         }
     }
@@ -621,6 +641,25 @@ impl<'a> Decoder<'a> {
                     ts_recv_us,
                 })
             }
+            TAG_QUALITY => {
+                let venue = self.venue()?;
+                let symbol = self.opt(Self::symbol)?;
+                let kind_at = self.pos;
+                let kind = quality_from_tag(self.u8()?)
+                    .ok_or_else(|| self.err_at(kind_at, "unknown data-quality kind"))?;
+                Event::Quality(QualityEvent {
+                    venue,
+                    symbol,
+                    kind,
+                    start_us: self.zigzag()?,
+                    end_us: self.zigzag()?,
+                    count: self.varint()?,
+                    from_id: self.opt(Self::varint)?,
+                    to_id: self.opt(Self::varint)?,
+                    detail: self.str()?.to_string(),
+                    ts_recv_us: self.zigzag()?,
+                })
+            }
             _ => return Err(self.err_at(at, "unknown event tag")),
         })
     }
@@ -679,9 +718,43 @@ pub(crate) const fn reject_from_tag(t: u8) -> Option<RejectReason> {
     })
 }
 
+const fn quality_tag(k: QualityKind) -> u8 {
+    match k {
+        QualityKind::Reconnect => 0,
+        QualityKind::Stale => 1,
+        QualityKind::Gap => 2,
+        QualityKind::GapBackfilled => 3,
+        QualityKind::GapUnrepaired => 4,
+    }
+}
+
+/// The data-quality kind stored under tag `t`.
+pub(crate) const fn quality_from_tag(t: u8) -> Option<QualityKind> {
+    Some(match t {
+        0 => QualityKind::Reconnect,
+        1 => QualityKind::Stale,
+        2 => QualityKind::Gap,
+        3 => QualityKind::GapBackfilled,
+        4 => QualityKind::GapUnrepaired,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_quality_kind_round_trips_through_its_tag() {
+        let mut n = 0;
+        for t in 0..=u8::MAX {
+            if let Some(k) = quality_from_tag(t) {
+                assert_eq!(quality_tag(k), t);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 5, "a new QualityKind needs a tag");
+    }
 
     #[test]
     fn every_reject_reason_round_trips_through_its_tag() {

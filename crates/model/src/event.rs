@@ -279,6 +279,73 @@ impl Reject {
     }
 }
 
+/// What a data-quality event records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QualityKind {
+    /// A connection ended and was re-established (`detail` says why).
+    Reconnect,
+    /// A socket went silent (no frame within the idle timeout).
+    Stale,
+    /// Trade ids `from_id..=to_id` were missing from the live feed.
+    Gap,
+    /// Trades of a gap recovered from the venue's REST API (`count` of them).
+    GapBackfilled,
+    /// Trade ids that could not be recovered (`count`): the venue no longer serves them.
+    GapUnrepaired,
+}
+
+impl QualityKind {
+    /// Stable snake_case name (table column, metric label).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QualityKind::Reconnect => "reconnect",
+            QualityKind::Stale => "stale",
+            QualityKind::Gap => "gap",
+            QualityKind::GapBackfilled => "gap_backfilled",
+            QualityKind::GapUnrepaired => "gap_unrepaired",
+        }
+    }
+
+    /// Inverse of [`QualityKind::as_str`].
+    pub fn parse(s: &str) -> Option<QualityKind> {
+        [
+            QualityKind::Reconnect,
+            QualityKind::Stale,
+            QualityKind::Gap,
+            QualityKind::GapBackfilled,
+            QualityKind::GapUnrepaired,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A data-quality event: what the recorder detected, repaired or could not repair — written
+/// down, never papered over.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QualityEvent {
+    /// Venue.
+    pub venue: Venue,
+    /// Unified symbol, when the event concerns one market.
+    pub symbol: Option<Arc<str>>,
+    /// What happened.
+    pub kind: QualityKind,
+    /// Start of the affected window, µs.
+    pub start_us: i64,
+    /// End of the affected window, µs.
+    pub end_us: i64,
+    /// How many (trade ids, trades, reconnects).
+    pub count: u64,
+    /// First trade id concerned, if any.
+    pub from_id: Option<u64>,
+    /// Last trade id concerned, if any.
+    pub to_id: Option<u64>,
+    /// Human detail.
+    pub detail: String,
+    /// When we recorded it.
+    pub ts_recv_us: i64,
+}
+
 /// Everything a parser can emit.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -292,6 +359,8 @@ pub enum Event {
     Book(BookUpdate),
     /// A reject row.
     Reject(Reject),
+    /// A data-quality event.
+    Quality(QualityEvent),
 }
 
 impl Event {
@@ -303,6 +372,7 @@ impl Event {
             Event::Candle(c) => c.ts_recv_us,
             Event::Book(b) => b.ts_recv_us,
             Event::Reject(r) => r.ts_recv_us,
+            Event::Quality(q) => q.ts_recv_us,
         }
     }
 }

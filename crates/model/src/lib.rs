@@ -13,8 +13,8 @@ pub mod venue;
 
 pub use decimal::{Decimal, DecimalError};
 pub use event::{
-    BookKind, BookUpdate, Candle, Event, Level, Quote, Reject, RejectReason, Side, Trade, TradeId,
-    TradeKind, MAX_REJECT_RAW_BYTES,
+    BookKind, BookUpdate, Candle, Event, Level, QualityEvent, QualityKind, Quote, Reject,
+    RejectReason, Side, Trade, TradeId, TradeKind, MAX_REJECT_RAW_BYTES,
 };
 pub use time::{now_us, parse_rfc3339_us, TimeError};
 pub use venue::{Channel, Venue, VenueParseError};

@@ -80,6 +80,8 @@ pub struct WriteStats {
     pub books: u64,
     /// Rows inserted into `rejects` (reject events plus poisoned rows).
     pub rejects: u64,
+    /// Rows inserted into `data_quality`.
+    pub quality: u64,
     /// Rows ignored because the natural key already held them (and stale candle updates).
     pub duplicates: u64,
     /// Rows that failed a constraint and were stored in `rejects` (reason `store_constraint`)
@@ -90,7 +92,13 @@ pub struct WriteStats {
 impl WriteStats {
     /// Rows that reached a table (everything but duplicates).
     pub fn rows(&self) -> u64 {
-        self.trades + self.agg_trades + self.quotes + self.candles + self.books + self.rejects
+        self.trades
+            + self.agg_trades
+            + self.quotes
+            + self.candles
+            + self.books
+            + self.rejects
+            + self.quality
     }
 
     /// Events accounted for (rows plus duplicates).
@@ -99,7 +107,7 @@ impl WriteStats {
     }
 
     /// `(table, rows)` pairs, for metrics and logs.
-    pub fn per_table(&self) -> [(&'static str, u64); 6] {
+    pub fn per_table(&self) -> [(&'static str, u64); 7] {
         [
             ("trades", self.trades),
             ("agg_trades", self.agg_trades),
@@ -107,6 +115,7 @@ impl WriteStats {
             ("candles", self.candles),
             ("book_updates", self.books),
             ("rejects", self.rejects),
+            ("data_quality_events", self.quality),
         ]
     }
 }
@@ -119,6 +128,7 @@ impl AddAssign for WriteStats {
         self.candles += o.candles;
         self.books += o.books;
         self.rejects += o.rejects;
+        self.quality += o.quality;
         self.duplicates += o.duplicates;
         self.poisoned += o.poisoned;
     }
@@ -139,6 +149,8 @@ pub struct WriterStats {
     pub books: AtomicU64,
     /// Rows committed into `rejects`.
     pub rejects: AtomicU64,
+    /// Rows committed into `data_quality`.
+    pub quality: AtomicU64,
     /// Rows ignored by the natural key.
     pub duplicates: AtomicU64,
     /// Rows stored as `store_constraint` rejects.
@@ -166,6 +178,7 @@ impl WriterStats {
             candles: self.candles.load(Ordering::Relaxed),
             books: self.books.load(Ordering::Relaxed),
             rejects: self.rejects.load(Ordering::Relaxed),
+            quality: self.quality.load(Ordering::Relaxed),
             duplicates: self.duplicates.load(Ordering::Relaxed),
             poisoned: self.poisoned.load(Ordering::Relaxed),
         }
@@ -178,6 +191,7 @@ impl WriterStats {
         self.candles.fetch_add(s.candles, Ordering::Relaxed);
         self.books.fetch_add(s.books, Ordering::Relaxed);
         self.rejects.fetch_add(s.rejects, Ordering::Relaxed);
+        self.quality.fetch_add(s.quality, Ordering::Relaxed);
         self.duplicates.fetch_add(s.duplicates, Ordering::Relaxed);
         self.poisoned.fetch_add(s.poisoned, Ordering::Relaxed);
     }

@@ -20,17 +20,20 @@ pub enum Table {
     Books,
     /// Reject rows.
     Rejects,
+    /// Data-quality events (gaps, repairs, reconnects).
+    Quality,
 }
 
 impl Table {
     /// Every table, in write order (`index()` order).
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Trades,
         Table::AggTrades,
         Table::Quotes,
         Table::Candles,
         Table::Books,
         Table::Rejects,
+        Table::Quality,
     ];
 
     /// The table an event is stored in.
@@ -44,6 +47,7 @@ impl Table {
             Event::Candle(_) => Table::Candles,
             Event::Book(_) => Table::Books,
             Event::Reject(_) => Table::Rejects,
+            Event::Quality(_) => Table::Quality,
         }
     }
 
@@ -61,6 +65,7 @@ impl Table {
             Table::Candles => "candles",
             Table::Books => "book_updates",
             Table::Rejects => "rejects",
+            Table::Quality => "data_quality_events",
         }
     }
 
@@ -73,6 +78,7 @@ impl Table {
             Table::Candles => st.candles += n,
             Table::Books => st.books += n,
             Table::Rejects => st.rejects += n,
+            Table::Quality => st.quality += n,
         }
     }
 }

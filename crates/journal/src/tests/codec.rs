@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Decimal, Event, Level, Quote, Reject, RejectReason, Side, Trade,
-    TradeId, TradeKind, Venue,
+    BookKind, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote, Reject,
+    RejectReason, Side, Trade, TradeId, TradeKind, Venue,
 };
 
 use crate::codec::{self, decode, decode_batch, encode, encode_batch};
@@ -151,6 +151,30 @@ fn one_of_each() -> Vec<Event> {
             detail: "price \"-1\" ≤ 0".into(),
             raw: vec![],
             ts_recv_us: -42,
+        }),
+        Event::Quality(QualityEvent {
+            venue: Venue::Binance,
+            symbol: Some(sym("BTC/USDT")),
+            kind: QualityKind::GapUnrepaired,
+            start_us: 1_700_000_000_000_000,
+            end_us: 1_700_000_010_000_000,
+            count: 7,
+            from_id: Some(100),
+            to_id: Some(u64::MAX),
+            detail: "venue has no more".into(),
+            ts_recv_us: 1_700_000_011_000_000,
+        }),
+        Event::Quality(QualityEvent {
+            venue: Venue::Kraken,
+            symbol: None,
+            kind: QualityKind::Reconnect,
+            start_us: -1,
+            end_us: i64::MAX,
+            count: 0,
+            from_id: None,
+            to_id: None,
+            detail: String::new(),
+            ts_recv_us: i64::MIN,
         }),
     ]
 }
@@ -434,8 +458,45 @@ fn reject() -> impl Strategy<Value = Event> {
         })
 }
 
+fn quality() -> impl Strategy<Value = Event> {
+    (
+        (venue(), prop::option::of(symbol())),
+        any::<u8>().prop_filter_map("kind tag", codec::quality_from_tag),
+        (ts(), ts(), any::<u64>()),
+        (
+            prop::option::of(any::<u64>()),
+            prop::option::of(any::<u64>()),
+        ),
+        "\\PC{0,60}",
+        ts(),
+    )
+        .prop_map(
+            |(
+                (venue, symbol),
+                kind,
+                (start_us, end_us, count),
+                (from_id, to_id),
+                detail,
+                ts_recv_us,
+            )| {
+                Event::Quality(QualityEvent {
+                    venue,
+                    symbol,
+                    kind,
+                    start_us,
+                    end_us,
+                    count,
+                    from_id,
+                    to_id,
+                    detail,
+                    ts_recv_us,
+                })
+            },
+        )
+}
+
 fn event() -> impl Strategy<Value = Event> {
-    prop_oneof![trade(), quote(), candle(), book(), reject()]
+    prop_oneof![trade(), quote(), candle(), book(), reject(), quality()]
 }
 
 proptest! {

@@ -17,6 +17,12 @@
 //! | `rejects`             | — (plain table)          | `id` (`BIGSERIAL`)                               | —                      |
 //! | `data_quality_events` | — (plain table)          | `id` (`BIGSERIAL`)                               | —                      |
 //!
+//! # Version 2
+//!
+//! `data_quality_events` gains `from_id`, `to_id` (the trade ids concerned) and `ts_ingest`
+//! (when the recorder noted it), and a unique key `(venue, COALESCE(symbol, ''), kind,
+//! start_us, ts_ingest)` so that a replay from the journal is ignored (`ON CONFLICT DO NOTHING`).
+//!
 //! The trade table starts from seed 000 (`ts_exchange`, `ts_ingest`, `venue`, `symbol`, `side`
 //! with a `CHECK`, index `(symbol, ts_exchange DESC)`) with these changes:
 //!
@@ -71,7 +77,7 @@ use tokio_postgres::Client;
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (highest `tickrec_schema_version.version`).
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Advisory lock key held while migrating (`"tickrec"` in ASCII).
 const MIGRATE_LOCK: i64 = 0x0074_6963_6b72_6563;
@@ -298,10 +304,27 @@ COMMENT ON TABLE data_quality_events IS
     sql
 }
 
+/// DDL of schema version 2: data-quality events written by the recorder itself (gaps, repairs,
+/// reconnects), with the trade ids concerned, and a key so replays from the journal collapse.
+fn v2() -> String {
+    r#"
+ALTER TABLE data_quality_events
+    ADD COLUMN IF NOT EXISTS from_id   BIGINT,
+    ADD COLUMN IF NOT EXISTS to_id     BIGINT,
+    ADD COLUMN IF NOT EXISTS ts_ingest TIMESTAMPTZ;
+CREATE UNIQUE INDEX IF NOT EXISTS data_quality_events_key
+    ON data_quality_events (venue, COALESCE(symbol, ''), kind, start_us, ts_ingest);
+COMMENT ON TABLE data_quality_events IS
+    'What the recorder detected (gaps, reconnects, stale sockets), repaired (backfills) and could not repair; times in µs since the epoch, UTC';
+"#
+    .to_string()
+}
+
 /// DDL that brings a database from version `to - 1` to version `to`.
 fn migration(to: i32) -> Option<String> {
     match to {
         1 => Some(v1()),
+        2 => Some(v2()),
         _ => None,
     }
 }

@@ -59,8 +59,8 @@ use crate::table::Table;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Event, Level, Quote, Reject, Trade, TradeId, TradeKind,
-    MAX_REJECT_RAW_BYTES,
+    BookKind, BookUpdate, Candle, Event, Level, QualityEvent, Quote, Reject, Trade, TradeId,
+    TradeKind, MAX_REJECT_RAW_BYTES,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::Receiver;
@@ -118,6 +118,9 @@ impl Table {
                  bids, asks, checksum"
             }
             Table::Rejects => "ts_ingest, venue, symbol, reason, detail, raw",
+            Table::Quality => {
+                "ts_ingest, venue, symbol, kind, start_us, end_us, count, from_id, to_id, detail"
+            }
         }
     }
 
@@ -130,6 +133,7 @@ impl Table {
             Table::Candles => 21,
             Table::Books => 11,
             Table::Rejects => 7,
+            Table::Quality => 11,
         }
     }
 
@@ -166,7 +170,7 @@ impl Table {
         let (table, stage, cols) = (self.name(), self.stage(), self.columns());
         let with = format!("WITH s AS (DELETE FROM {stage} RETURNING *)");
         match self {
-            Table::Trades | Table::AggTrades | Table::Quotes => format!(
+            Table::Trades | Table::AggTrades | Table::Quotes | Table::Quality => format!(
                 "{with} INSERT INTO {table} ({cols}) SELECT {cols} FROM s ORDER BY ord \
                  ON CONFLICT DO NOTHING"
             ),
@@ -372,6 +376,7 @@ impl CopyBuf {
             Event::Candle(c) => self.candle(c),
             Event::Book(b) => self.book(b),
             Event::Reject(r) => self.reject(r),
+            Event::Quality(q) => self.quality(q),
         };
         match res {
             Ok(()) => {
@@ -499,6 +504,19 @@ impl CopyBuf {
         self.bytes(&r.raw[..r.raw.len().min(MAX_REJECT_RAW_BYTES)])
     }
 
+    fn quality(&mut self, q: &QualityEvent) -> Result<(), Unrepresentable> {
+        self.ts(q.ts_recv_us);
+        self.text(q.venue.as_str())?;
+        self.opt_text(q.symbol.as_deref())?;
+        self.text(q.kind.as_str())?;
+        self.i64(q.start_us);
+        self.i64(q.end_us);
+        self.i64(to_i64("count", q.count)?);
+        self.opt_i64(q.from_id.map(|v| to_i64("from_id", v)).transpose()?);
+        self.opt_i64(q.to_id.map(|v| to_i64("to_id", v)).transpose()?);
+        self.text(&q.detail)
+    }
+
     /// A `store_constraint` reject row for `ev`, refused with `detail`. Text is made storable
     /// (no NUL characters) so that the reject itself cannot be refused.
     fn poison_row(&mut self, ev: &Event, table: Table, detail: &str, ord: i32) {
@@ -508,6 +526,7 @@ impl CopyBuf {
             Event::Candle(c) => (c.venue, Some(&*c.symbol)),
             Event::Book(b) => (b.venue, Some(&*b.symbol)),
             Event::Reject(r) => (r.venue, r.symbol.as_deref()),
+            Event::Quality(q) => (q.venue, q.symbol.as_deref()),
         };
         let clean = |s: &str| s.replace('\0', "\u{fffd}");
         let mut raw = String::new();

@@ -11,6 +11,10 @@
 //! | `book_updates` | none yet (rowid)                              | —                                |
 //! | `rejects`      | none (`id` autoincrement)                     | —                                |
 //!
+//! Version 2 adds `data_quality_events` (key `(venue, symbol, kind, start_us, ts_recv_us)`, duplicates
+//! ignored; `symbol` is `''` for connection-wide events): what the recorder detected (gaps,
+//! reconnects, stale sockets), what it repaired (backfilled trades) and what it could not.
+//!
 //! Prices and quantities are `INTEGER` mantissa + `INTEGER` scale (`"0.35280000"` → `35280000`,
 //! `8`): the venue's digits exactly. Timestamps are `INTEGER` µs since the epoch, UTC. The keyed
 //! tables are `STRICT, WITHOUT ROWID`; `trade_id`/`agg_id` are `ANY` (an integer for numeric ids,
@@ -29,7 +33,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// SQL for the exact decimal text of mantissa column `m` with scale column `s`
 /// (`35280000`, `8` → `'0.35280000'`; `-5`, `2` → `'-0.05'`; NULL if either is NULL).
@@ -223,10 +227,39 @@ CREATE TABLE IF NOT EXISTS rejects (
     sql
 }
 
+/// DDL of schema version 2: the data-quality table.
+fn v2() -> String {
+    format!(
+        r#"
+CREATE TABLE IF NOT EXISTS data_quality_events (
+    venue      TEXT    NOT NULL,
+    symbol     TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    start_us   INTEGER NOT NULL,
+    end_us     INTEGER NOT NULL,
+    count      INTEGER NOT NULL CHECK (count >= 0),
+    from_id    INTEGER,
+    to_id      INTEGER,
+    detail     TEXT    NOT NULL,
+    ts_recv_us INTEGER NOT NULL,
+    PRIMARY KEY (venue, symbol, kind, start_us, ts_recv_us)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS data_quality_events_ts ON data_quality_events (start_us);
+CREATE VIEW IF NOT EXISTS data_quality_view AS SELECT venue, symbol, kind, {start} AS start,
+    {end} AS "end", count, from_id, to_id, detail, {recv} AS ts_recv, start_us, end_us, ts_recv_us
+    FROM data_quality_events;
+"#,
+        start = iso("start_us"),
+        end = iso("end_us"),
+        recv = iso("ts_recv_us"),
+    )
+}
+
 /// DDL that brings a database from version `to - 1` to version `to`.
 fn migration(to: i64) -> Option<String> {
     match to {
         1 => Some(v1()),
+        2 => Some(v2()),
         _ => None,
     }
 }

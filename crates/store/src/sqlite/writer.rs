@@ -13,8 +13,8 @@ use rusqlite::ffi::ErrorCode;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, CachedStatement, Connection, OpenFlags, ToSql};
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Event, Level, Quote, Reject, Trade, TradeId, TradeKind,
-    MAX_REJECT_RAW_BYTES,
+    BookKind, BookUpdate, Candle, Event, Level, QualityEvent, Quote, Reject, Trade, TradeId,
+    TradeKind, MAX_REJECT_RAW_BYTES,
 };
 use tokio::sync::mpsc::Receiver;
 
@@ -85,13 +85,18 @@ const INSERT_BOOK: &str = "INSERT INTO book_updates \
 const INSERT_REJECT: &str = "INSERT INTO rejects \
     (venue, symbol, reason, detail, raw, ts_recv_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-const ALL_STATEMENTS: [(&str, &str); 6] = [
+const INSERT_QUALITY: &str = "INSERT INTO data_quality_events \
+    (venue, symbol, kind, start_us, end_us, count, from_id, to_id, detail, ts_recv_us) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
+
+const ALL_STATEMENTS: [(&str, &str); 7] = [
     ("trades", INSERT_TRADE),
     ("agg_trades", INSERT_AGG_TRADE),
     ("quotes", INSERT_QUOTE),
     ("candles", UPSERT_CANDLE),
     ("book_updates", INSERT_BOOK),
     ("rejects", INSERT_REJECT),
+    ("data_quality_events", INSERT_QUALITY),
 ];
 
 /// A venue id that does not fit SQLite's signed 64-bit integers.
@@ -140,6 +145,7 @@ struct Stmts<'c> {
     candle: Option<CachedStatement<'c>>,
     book: Option<CachedStatement<'c>>,
     reject: Option<CachedStatement<'c>>,
+    quality: Option<CachedStatement<'c>>,
 }
 
 fn cached<'s, 'c>(
@@ -300,6 +306,25 @@ fn insert_reject<'c>(
     ])
 }
 
+fn insert_quality<'c>(
+    conn: &'c Connection,
+    s: &mut Stmts<'c>,
+    q: &QualityEvent,
+) -> rusqlite::Result<usize> {
+    cached(&mut s.quality, conn, INSERT_QUALITY)?.execute(params![
+        q.venue.as_str(),
+        q.symbol.as_deref().unwrap_or(""),
+        q.kind.as_str(),
+        q.start_us,
+        q.end_us,
+        U64Sql("count", q.count),
+        q.from_id.map(|v| U64Sql("from_id", v)),
+        q.to_id.map(|v| U64Sql("to_id", v)),
+        q.detail.as_str(),
+        q.ts_recv_us,
+    ])
+}
+
 /// Stores `ev`, which failed a constraint with `err`, as a `store_constraint` reject.
 fn insert_poison<'c>(
     conn: &'c Connection,
@@ -314,6 +339,7 @@ fn insert_poison<'c>(
         Event::Candle(c) => (c.venue, Some(&*c.symbol)),
         Event::Book(b) => (b.venue, Some(&*b.symbol)),
         Event::Reject(r) => (r.venue, r.symbol.as_deref()),
+        Event::Quality(q) => (q.venue, q.symbol.as_deref()),
     };
     let detail = format!("{}: {err}", table.name());
     let mut raw = String::new();
@@ -452,6 +478,7 @@ impl BatchWriter for SqliteWriter {
                 Event::Candle(c) => insert_candle(conn, &mut s, c),
                 Event::Book(b) => insert_book(conn, &mut s, scratch, b),
                 Event::Reject(r) => insert_reject(conn, &mut s, r),
+                Event::Quality(q) => insert_quality(conn, &mut s, q),
             };
             match res {
                 Ok(0) => stats.duplicates += 1,
