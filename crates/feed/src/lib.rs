@@ -6,6 +6,7 @@
 //! - [`supervisor`] — one task per connection: connect → subscribe → read loop → reconnect.
 //! - [`backfill`] — REST gap repair over HTTP with rate-limit handling.
 //! - [`continuity`] — trade-id gap / duplicate detection per market.
+//! - [`quality`] — data-quality events (gaps, repairs, reconnects, stale sockets) for the sinks.
 //! - [`backoff`] — exponential backoff with jitter, reset after a healthy period.
 //! - [`tls`] — the rustls crypto provider (ring) used for `wss://`.
 //! - [`telemetry`] — metric handles of a connection.
@@ -13,6 +14,7 @@
 pub mod backfill;
 pub mod backoff;
 pub mod continuity;
+pub mod quality;
 pub mod supervisor;
 pub mod telemetry;
 pub mod tls;

@@ -64,10 +64,8 @@ impl ConnectionMetrics {
                 Event::Candle(_) => self.candles.increment(1),
                 Event::Book(_) => self.books.increment(1),
                 Event::Reject(r) => self.reject(r.reason),
-                Event::Quality(q) => {
-                    counter!("tickrec_data_quality_events_total", "venue" => self.venue.as_str(), "kind" => q.kind.as_str())
-                        .increment(1);
-                }
+                // Counted where they are made (`crate::quality`).
+                Event::Quality(_) => {}
             }
         }
     }

@@ -189,6 +189,20 @@ async fn hidden_trades_garbage_duplicates_and_reordering_end_as_the_exact_tape()
         summary.writer.totals.duplicates > 0,
         "duplicates collapse onto the key"
     );
+    // The data-quality table tells the same story: every hidden id reported, every one repaired.
+    let accounts = common::gap_accounts(&db);
+    for (venue, symbol, hidden) in [("binance", "BTC/USDT", 500), ("kraken", "ETH/USD", 300)] {
+        let (missing, repaired, unrepaired) = accounts
+            .get(&(venue.to_string(), symbol.to_string()))
+            .copied()
+            .unwrap_or_default();
+        assert!(missing >= hidden, "{venue} {symbol}: {accounts:?}");
+        assert_eq!(
+            (repaired, unrepaired),
+            (missing, 0),
+            "{venue} {symbol}: {accounts:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,6 +239,20 @@ async fn ten_second_outage_is_backfilled() {
         backfilled > 4 * 5_000,
         "the outage was repaired from REST ({backfilled})"
     );
+    // The data-quality table shows the outage, each market's gap and its repair.
+    let rows = common::quality(&db);
+    for venue in ["binance", "kraken"] {
+        assert!(
+            rows.iter().any(|r| r.0 == venue && r.2 == "reconnect"),
+            "{venue} reconnect recorded: {rows:?}"
+        );
+    }
+    let accounts = common::gap_accounts(&db);
+    assert_eq!(accounts.len(), 4, "a gap per market: {accounts:?}");
+    for ((venue, symbol), (missing, repaired, unrepaired)) in &accounts {
+        assert!(*missing > 5_000, "{venue} {symbol}: {accounts:?}");
+        assert_eq!((*repaired, *unrepaired), (*missing, 0), "{venue} {symbol}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
