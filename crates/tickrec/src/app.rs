@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tickrec_feed::{run_connection, ConnectionConfig, ConnectionReport};
@@ -106,6 +106,11 @@ pub async fn record(
         names.push(name.clone());
         let mut conn = ConnectionConfig::new(name, base);
         conn.rest_url = m.rest_url.clone();
+        if let Some(ms) = m.message_timeout_ms {
+            let mut rules = adapter.heartbeat();
+            rules.idle_timeout = Duration::from_millis(ms);
+            conn.heartbeat = Some(rules);
+        }
         conn.backpressure = Some(backpressure.clone());
         conn.resume_from = resume
             .iter()

@@ -209,6 +209,7 @@ async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow:
         channels: vec![Channel::Trades],
         ws_url: Some(url),
         rest_url: None,
+        message_timeout_ms: None,
     };
     let cfg = Config {
         sqlite: SqliteConfig {
