@@ -20,6 +20,7 @@ use crate::backfill::{http_client, run_backfill, BackfillConfig};
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::continuity::{Continuity, ContinuityTracker};
 use crate::quality;
+use crate::streams::{ConnState, ConnectionState};
 use crate::telemetry::ConnectionMetrics;
 
 /// Settings of one connection.
@@ -47,6 +48,8 @@ pub struct ConnectionConfig {
     /// Raised by the journal when it is full: the reader drops its connection instead of
     /// blocking, and backfills the hole once it reconnects.
     pub backpressure: Option<Arc<AtomicBool>>,
+    /// Live state for `/health`, `/metrics` and the status page (see [`crate::streams`]).
+    pub state: Option<Arc<ConnectionState>>,
 }
 
 impl ConnectionConfig {
@@ -63,6 +66,7 @@ impl ConnectionConfig {
             backfill_drain: Duration::from_secs(30),
             resume_from: Vec::new(),
             backpressure: None,
+            state: None,
         }
     }
 }
@@ -155,6 +159,7 @@ pub async fn run_connection(
                     metrics.reconnects.increment(1);
                 }
                 metrics.connected.set(1.0);
+                set_state(&cfg, ConnState::Connected);
                 info!(connection = %cfg.name, %venue, url = %redact(&url), "connected");
                 if let Some((since, reason, attempts)) = outage.take() {
                     let ev = quality::reconnect(venue, &cfg.name, since, attempts, &reason);
@@ -176,6 +181,7 @@ pub async fn run_connection(
                 )
                 .await;
                 metrics.connected.set(0.0);
+                set_state(&cfg, ConnState::Down);
                 end
             }
             Err(e) => SessionEnd::Reconnect(format!("connect failed: {e}")),
@@ -340,6 +346,12 @@ async fn connect(url: &str, timeout: Duration) -> Result<Ws, String> {
     }
 }
 
+fn set_state(cfg: &ConnectionConfig, st: ConnState) {
+    if let Some(s) = &cfg.state {
+        s.set_state(st);
+    }
+}
+
 /// Strips credentials and query strings from a URL before it is logged.
 fn redact(url: &str) -> String {
     let no_query = url.split('?').next().unwrap_or(url);
@@ -415,6 +427,7 @@ async fn session(
     let expected_acks = adapter.expected_acks();
     let mut acks = 0usize;
     if expected_acks == 0 {
+        set_state(cfg, ConnState::Subscribed);
         info!(connection = %cfg.name, %venue, "subscribed (streams in URL)");
     }
     let opened = Instant::now();
@@ -468,6 +481,7 @@ async fn session(
                     FrameKind::SubscribeAck(n) => {
                         acks += n;
                         if acks == expected_acks {
+                            set_state(cfg, ConnState::Subscribed);
                             info!(connection = %cfg.name, %venue, acks, "subscribed");
                         }
                     }
@@ -491,10 +505,16 @@ async fn session(
                     // reconnect reveals these as a gap, and backfill repairs it.
                     buf.clear();
                     metrics.dropped.increment(1);
+                    if let Some(st) = &cfg.state {
+                        st.on_dropped();
+                    }
                     return SessionEnd::Reconnect("Back-pressure – reconnecting".into());
                 }
                 if !buf.is_empty() {
                     metrics.count(&buf);
+                    if let Some(st) = &cfg.state {
+                        st.on_events(&buf);
+                    }
                     let mut notes: Vec<Event> = Vec::new();
                     for e in &buf {
                         if let Event::Trade(t) = e {
@@ -507,6 +527,9 @@ async fn session(
                                     metrics.gap_size.record(missing as f64);
                                     warn!(connection = %cfg.name, %venue, symbol = %t.symbol, from, to, missing, "trade id gap; backfilling");
                                     let aggregate = matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. });
+                                    if let Some(st) = &cfg.state {
+                                        st.on_gap(&t.symbol, aggregate);
+                                    }
                                     let gap = TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us };
                                     notes.push(quality::gap(venue, t.symbol.clone(), &gap, t.ts_exchange_us));
                                     // The worker outlives the session; a send error only means it already stopped.
@@ -515,6 +538,9 @@ async fn session(
                                 Continuity::Behind => {
                                     report.behind += 1;
                                     metrics.behind.increment(1);
+                                    if let Some(st) = &cfg.state {
+                                        st.on_out_of_order(&t.symbol, matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. }));
+                                    }
                                 }
                                 Continuity::First | Continuity::Next | Continuity::Unordered => {}
                             }

@@ -234,6 +234,7 @@ impl Recorder {
             backfill_drain: Duration::from_secs(5),
             resume_from: Vec::new(),
             backpressure: None,
+            state: None,
         };
         let (tx, rx) = mpsc::channel(1024);
         let (stop, stop_rx) = watch::channel(false);

@@ -95,6 +95,10 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Serve HTTP at all.
     pub enabled: bool,
+    /// A subscribed stream with no message for this many seconds makes `/health` report
+    /// `degraded` (a connected but silent feed must be as visible as a dead one). Raise it for
+    /// illiquid markets whose trades are minutes apart.
+    pub stale_after_s: u64,
 }
 
 impl Default for HttpConfig {
@@ -102,6 +106,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9187)),
             enabled: true,
+            stale_after_s: 60,
         }
     }
 }

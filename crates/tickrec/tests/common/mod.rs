@@ -209,7 +209,8 @@ pub fn start_recorder(config: &Path, log: &Path) -> Proc {
             .arg("record")
             .arg("--config")
             .arg(config)
-            .stdout(Stdio::null())
+            // `record` logs to stdout; errors before logging starts go to stderr.
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("spawn recorder"),
