@@ -337,7 +337,9 @@ pub fn run_batch_loop<W: BatchWriter>(
         for batch in &pending {
             for ev in batch {
                 latency.record_since(ev.ts_recv_us(), now);
-                stats.commit_latency.record_us(now.saturating_sub(ev.ts_recv_us()));
+                stats
+                    .commit_latency
+                    .record_us(now.saturating_sub(ev.ts_recv_us()));
             }
         }
         let committed_batches = pending.len() as u64;

@@ -119,11 +119,14 @@ pub async fn record(
             .iter()
             .flat_map(|s| m.channels.iter().map(move |c| (Arc::from(s.trim()), *c)))
             .collect();
-        conn.state = Some(streams.register(ConnectionState::new(
-            conn.name.clone(),
-            m.venue,
-            &stream_keys,
-        )));
+        // Nobody reads the live state without the HTTP server: skip its per-message cost.
+        if cfg.http.enabled {
+            conn.state = Some(streams.register(ConnectionState::new(
+                conn.name.clone(),
+                m.venue,
+                &stream_keys,
+            )));
+        }
         conn.resume_from = resume
             .iter()
             .filter(|r| {

@@ -429,3 +429,37 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
     task.await.expect("recorder task").expect("recorder");
     sim.shutdown().await.expect("sim shutdown");
 }
+
+/// The alert rules and the Grafana dashboard only use documented (hence exported) metrics.
+#[test]
+fn deploy_files_use_only_documented_metrics() {
+    let documented = documented_metrics();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let mut used = 0;
+    for file in ["prometheus-alerts.yml", "grafana-dashboard.json"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("deploy file");
+        let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        for w in words {
+            let looks_like_metric = ["ws_", "collector_", "tickrec_", "db_", "process_"]
+                .iter()
+                .any(|p| w.starts_with(p))
+                && w.contains('_')
+                && w != "tickrec_"
+                && !w.starts_with("Tickrec");
+            if !looks_like_metric {
+                continue;
+            }
+            let base = w
+                .strip_suffix("_bucket")
+                .or_else(|| w.strip_suffix("_sum"))
+                .or_else(|| w.strip_suffix("_count"))
+                .unwrap_or(w);
+            assert!(
+                documented.iter().any(|d| d == base),
+                "{file} uses `{w}`, which the README does not document"
+            );
+            used += 1;
+        }
+    }
+    assert!(used > 20, "found only {used} metric references");
+}
