@@ -51,7 +51,7 @@ mod kraken;
 mod market;
 mod server;
 
-pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE};
+pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE, SIMULATED_VENUES};
 pub use error::SimError;
 pub use faults::{Fault, ScheduledFault, OVERSIZED_FRAME_BYTES};
 pub use ground_truth::{read_ground_truth, GROUND_TRUTH_HEADER};

@@ -69,8 +69,9 @@ impl SimCore {
     /// The fault state of a venue.
     pub(crate) fn faults(&self, venue: Venue) -> &VenueFaults {
         match venue {
-            Venue::Binance => &self.faults[0],
             Venue::Kraken => &self.faults[1],
+            // Other venues are refused by the config check; Binance's state is never touched.
+            _ => &self.faults[0],
         }
     }
 
@@ -107,7 +108,7 @@ impl SimCore {
                 }
             }
             Fault::DropConnections { venue: None } => {
-                for v in Venue::ALL {
+                for v in crate::SIMULATED_VENUES {
                     self.faults(v).apply(fault);
                 }
             }
@@ -331,8 +332,8 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     for (idx, m) in cfg.markets.iter().enumerate() {
         let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
         let clash = match m.venue {
-            Venue::Binance => binance_by_stream.insert(spec.stream.clone(), idx),
             Venue::Kraken => kraken_by_symbol.insert(spec.native.clone(), idx),
+            _ => binance_by_stream.insert(spec.stream.clone(), idx),
         };
         if clash.is_some() {
             return Err(SimError::Config(format!(

@@ -138,6 +138,9 @@ pub fn adapter_for(
     Ok(match venue {
         Venue::Binance => Box::new(binance::BinanceAdapter::new(markets)?),
         Venue::Kraken => Box::new(kraken::KrakenAdapter::new(markets)?),
+        Venue::Coinbase | Venue::Okx | Venue::Bybit | Venue::Upbit => {
+            return Err(VenueError::NotImplemented { venue })
+        }
     })
 }
 

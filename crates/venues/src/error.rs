@@ -40,4 +40,10 @@ pub enum VenueError {
         /// Venue.
         venue: Venue,
     },
+    /// The venue is known but this build has no adapter for it yet.
+    #[error("{venue}: no adapter in this build")]
+    NotImplemented {
+        /// Venue.
+        venue: Venue,
+    },
 }
