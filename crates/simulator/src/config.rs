@@ -10,7 +10,6 @@ use tickrec_model::Venue;
 use crate::faults::{Fault, ScheduledFault};
 use crate::SimError;
 
-
 /// The venues whose WebSocket and REST protocols the simulator speaks.
 pub const SIMULATED_VENUES: [Venue; 2] = [Venue::Binance, Venue::Kraken];
 /// Slowest supported tape, trades per second per market.

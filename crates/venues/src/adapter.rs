@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tickrec_model::{Channel, Event, Reject, RejectReason, Venue};
 
-use crate::{binance, kraken, VenueError};
+use crate::{binance, kraken, okx, VenueError};
 
 /// Frames larger than this become `oversized` reject rows (the socket itself accepts more, so one
 /// bad frame does not kill the connection).
@@ -138,7 +138,8 @@ pub fn adapter_for(
     Ok(match venue {
         Venue::Binance => Box::new(binance::BinanceAdapter::new(markets)?),
         Venue::Kraken => Box::new(kraken::KrakenAdapter::new(markets)?),
-        Venue::Coinbase | Venue::Okx | Venue::Bybit | Venue::Upbit => {
+        Venue::Okx => Box::new(okx::OkxAdapter::new(markets)?),
+        Venue::Coinbase | Venue::Bybit | Venue::Upbit => {
             return Err(VenueError::NotImplemented { venue })
         }
     })

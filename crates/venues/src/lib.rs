@@ -19,6 +19,8 @@ pub mod adapter;
 pub mod binance;
 pub mod error;
 pub mod kraken;
+pub mod okx;
+pub mod unified;
 pub mod validate;
 
 pub use adapter::{
