@@ -453,7 +453,7 @@ async fn session(
                                     warn!(connection = %cfg.name, %venue, symbol = %t.symbol, from, to, missing, "trade id gap; backfilling");
                                     let aggregate = matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. });
                                     // The worker outlives the session; a send error only means it already stopped.
-                                    let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us });
+                                    let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us, before_ts_us: t.ts_exchange_us });
                                 }
                                 Continuity::Behind => {
                                     report.behind += 1;

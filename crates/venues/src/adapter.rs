@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tickrec_model::{Channel, Event, Reject, RejectReason, Venue};
 
-use crate::{binance, kraken, okx, VenueError};
+use crate::{binance, kraken, okx, upbit, VenueError};
 
 /// Frames larger than this become `oversized` reject rows (the socket itself accepts more, so one
 /// bad frame does not kill the connection).
@@ -139,9 +139,8 @@ pub fn adapter_for(
         Venue::Binance => Box::new(binance::BinanceAdapter::new(markets)?),
         Venue::Kraken => Box::new(kraken::KrakenAdapter::new(markets)?),
         Venue::Okx => Box::new(okx::OkxAdapter::new(markets)?),
-        Venue::Coinbase | Venue::Bybit | Venue::Upbit => {
-            return Err(VenueError::NotImplemented { venue })
-        }
+        Venue::Upbit => Box::new(upbit::UpbitAdapter::new(markets)?),
+        Venue::Coinbase | Venue::Bybit => return Err(VenueError::NotImplemented { venue }),
     })
 }
 
@@ -205,7 +204,7 @@ pub trait BackfillCursor: Send {
     fn missing(&self) -> u64;
 }
 
-/// A gap of trade ids to repair.
+/// A gap of trade ids (or, where ids are not contiguous, a window of time) to repair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TradeGap {
     /// Unified symbol.
@@ -218,4 +217,8 @@ pub struct TradeGap {
     pub to: u64,
     /// Exchange time of the last trade before the gap, µs (venues that page by time need it).
     pub after_ts_us: i64,
+    /// Exchange time of the first trade after the gap, µs (0 when unknown). On venues whose
+    /// trade ids are not contiguous (Upbit, Bybit) a gap is this time window, `from == to == 0`
+    /// and it counts as one unit: repaired when REST reached back past `after_ts_us`.
+    pub before_ts_us: i64,
 }

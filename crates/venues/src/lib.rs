@@ -21,6 +21,7 @@ pub mod error;
 pub mod kraken;
 pub mod okx;
 pub mod unified;
+pub mod upbit;
 pub mod validate;
 
 pub use adapter::{

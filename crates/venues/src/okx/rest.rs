@@ -144,6 +144,7 @@ mod tests {
             from: 242_720_718,
             to: 242_720_720,
             after_ts_us: 0,
+            before_ts_us: 0,
         };
         let mut c = OkxBackfill::new(&gap, "http://h/okx/", "BTC-USDT".into());
         assert_eq!(
