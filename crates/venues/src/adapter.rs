@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tickrec_model::{Channel, Event, Reject, RejectReason, Venue};
 
-use crate::{binance, kraken, okx, upbit, VenueError};
+use crate::{binance, bybit, kraken, okx, upbit, VenueError};
 
 /// Frames larger than this become `oversized` reject rows (the socket itself accepts more, so one
 /// bad frame does not kill the connection).
@@ -140,7 +140,8 @@ pub fn adapter_for(
         Venue::Kraken => Box::new(kraken::KrakenAdapter::new(markets)?),
         Venue::Okx => Box::new(okx::OkxAdapter::new(markets)?),
         Venue::Upbit => Box::new(upbit::UpbitAdapter::new(markets)?),
-        Venue::Coinbase | Venue::Bybit => return Err(VenueError::NotImplemented { venue }),
+        Venue::Bybit => Box::new(bybit::BybitAdapter::new(markets)?),
+        Venue::Coinbase => return Err(VenueError::NotImplemented { venue }),
     })
 }
 

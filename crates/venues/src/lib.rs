@@ -17,6 +17,7 @@
 
 pub mod adapter;
 pub mod binance;
+pub mod bybit;
 pub mod error;
 pub mod kraken;
 pub mod okx;
