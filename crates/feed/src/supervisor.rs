@@ -353,6 +353,7 @@ async fn session(
     gaps: &mpsc::UnboundedSender<TradeGap>,
 ) -> SessionEnd {
     let venue = adapter.venue();
+    adapter.on_connect();
     for msg in adapter.subscribe_messages() {
         if let Err(e) = ws.send(Message::Text(msg.into())).await {
             return SessionEnd::Reconnect(format!("subscribe send failed: {e}"));
@@ -408,6 +409,7 @@ async fn session(
                 report.frames += 1;
                 metrics.frames.increment(1);
                 let was_rejected = matches!(kind, FrameKind::Rejected);
+                let mut sequence_gap = None;
                 match kind {
                     FrameKind::Data | FrameKind::Heartbeat | FrameKind::Status => {}
                     FrameKind::Pong => awaiting_pong = None,
@@ -430,6 +432,12 @@ async fn session(
                         return SessionEnd::Reconnect("venue announced shutdown".into());
                     }
                     FrameKind::Rejected => {}
+                    FrameKind::SequenceGap { expected, received } => {
+                        // This frame's events still go out below; then start over so that
+                        // books resync and the trade-id check measures what was lost.
+                        warn!(connection = %cfg.name, %venue, expected, received, "message sequence gap; reconnecting");
+                        sequence_gap = Some(format!("sequence gap: expected {expected}, received {received}"));
+                    }
                 }
                 let trip = breaker.record(was_rejected);
                 if !buf.is_empty() && cfg.backpressure.as_ref().is_some_and(|b| b.load(Ordering::Acquire)) {
@@ -482,6 +490,9 @@ async fn session(
                         return SessionEnd::SinkClosed;
                     }
                     report.events += n;
+                }
+                if let Some(reason) = sequence_gap {
+                    return SessionEnd::Reconnect(reason);
                 }
                 if trip {
                     // Mostly garbage: a broken proxy, a protocol change or a corrupted stream.

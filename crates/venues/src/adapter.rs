@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tickrec_model::{Channel, Event, Reject, RejectReason, Venue};
 
-use crate::{binance, bybit, kraken, okx, upbit, VenueError};
+use crate::{binance, bybit, coinbase, kraken, okx, upbit, VenueError};
 
 /// Frames larger than this become `oversized` reject rows (the socket itself accepts more, so one
 /// bad frame does not kill the connection).
@@ -72,6 +72,14 @@ pub enum FrameKind {
     ServerShutdown,
     /// The frame (or all of it) became reject rows.
     Rejected,
+    /// The venue's connection-wide message counter jumped: messages were lost. The frame's own
+    /// events were appended; the supervisor reconnects (and trade gaps are then backfilled).
+    SequenceGap {
+        /// The counter value that was due.
+        expected: u64,
+        /// The value received.
+        received: u64,
+    },
 }
 
 /// How the client keeps the connection alive.
@@ -108,6 +116,9 @@ pub trait VenueAdapter: Send + Sync {
     fn default_rest_url(&self) -> &'static str;
     /// The URL to connect to, given the configured base (Binance puts streams in the URL).
     fn connect_url(&self, base: &str) -> String;
+    /// Called once per new connection, before the subscribe messages: resets per-connection
+    /// parser state (Coinbase's `sequence_num` starts afresh on every connection).
+    fn on_connect(&self) {}
     /// Messages to send right after connecting.
     fn subscribe_messages(&self) -> Vec<String>;
     /// How many acknowledgements confirm the whole subscription (0: the handshake confirms it).
@@ -141,7 +152,7 @@ pub fn adapter_for(
         Venue::Okx => Box::new(okx::OkxAdapter::new(markets)?),
         Venue::Upbit => Box::new(upbit::UpbitAdapter::new(markets)?),
         Venue::Bybit => Box::new(bybit::BybitAdapter::new(markets)?),
-        Venue::Coinbase => return Err(VenueError::NotImplemented { venue }),
+        Venue::Coinbase => Box::new(coinbase::CoinbaseAdapter::new(markets)?),
     })
 }
 

@@ -40,12 +40,6 @@ pub enum VenueError {
         /// Venue.
         venue: Venue,
     },
-    /// The venue is known but this build has no adapter for it yet.
-    #[error("{venue}: no adapter in this build")]
-    NotImplemented {
-        /// Venue.
-        venue: Venue,
-    },
     /// A well-formed symbol the venue cannot serve in that form.
     #[error("{venue}: symbol `{symbol}` is not available: {why}")]
     UnsupportedSymbol {

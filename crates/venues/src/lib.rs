@@ -18,6 +18,7 @@
 pub mod adapter;
 pub mod binance;
 pub mod bybit;
+pub mod coinbase;
 pub mod error;
 pub mod kraken;
 pub mod okx;
