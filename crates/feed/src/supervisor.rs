@@ -354,6 +354,7 @@ async fn session(
 ) -> SessionEnd {
     let venue = adapter.venue();
     adapter.on_connect();
+    tracker.on_reconnect();
     for msg in adapter.subscribe_messages() {
         if let Err(e) = ws.send(Message::Text(msg.into())).await {
             return SessionEnd::Reconnect(format!("subscribe send failed: {e}"));
@@ -462,6 +463,14 @@ async fn session(
                                     let aggregate = matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. });
                                     // The worker outlives the session; a send error only means it already stopped.
                                     let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us, before_ts_us: t.ts_exchange_us });
+                                }
+                                Continuity::Window { after_ts_us, before_ts_us } => {
+                                    // Text ids cannot be counted: the outage is a time window, one unit.
+                                    report.gaps += 1;
+                                    report.missing_ids += 1;
+                                    metrics.gaps.increment(1);
+                                    warn!(connection = %cfg.name, %venue, symbol = %t.symbol, after_ts_us, before_ts_us, "trades may be missing across the reconnect; backfilling the window");
+                                    let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate: false, from: 0, to: 0, after_ts_us, before_ts_us });
                                 }
                                 Continuity::Behind => {
                                     report.behind += 1;
