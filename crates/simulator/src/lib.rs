@@ -28,6 +28,8 @@
 //!   bookTicker, kline_1m; live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / properties;
 //!   server ping frames).
 //! - `kraken`: `/kraken/v2` (status, trade, ticker, ohlc, ping/pong, heartbeat).
+//! - `okx`: `/okx/ws/v5/business` (`trades-all`, per-arg acks, text ping/pong) and the
+//!   `history-trades` REST companion.
 //! - `format`: allocation-free number and RFC 3339 formatting for the hot path.
 //! - [`error`]: the [`SimError`] enum.
 //!
@@ -49,6 +51,7 @@ mod history;
 mod http;
 mod kraken;
 mod market;
+mod okx;
 mod server;
 
 pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE, SIMULATED_VENUES};

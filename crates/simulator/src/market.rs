@@ -54,6 +54,7 @@ impl MarketSpec {
         let (base, quote) = split_symbol(symbol).unwrap_or((symbol, ""));
         let (native, stream) = match venue {
             Venue::Kraken => (symbol.to_string(), String::new()),
+            Venue::Okx => (format!("{base}-{quote}"), String::new()),
             _ => {
                 let n = format!("{base}{quote}");
                 let s = n.to_ascii_lowercase();

@@ -32,7 +32,7 @@ use crate::config::{check_fault, SimConfig, StartMode};
 use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
 use crate::market::{run_driver, Market, MarketSpec};
-use crate::{http, kraken, SimError};
+use crate::{http, kraken, okx, SimError};
 
 pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
@@ -49,6 +49,8 @@ pub(crate) struct SimCore {
     pub binance_by_stream: HashMap<String, usize>,
     /// Kraken symbol (`BTC/USD`) → market index.
     pub kraken_by_symbol: HashMap<String, usize>,
+    /// OKX instrument id (`BTC-USDT`) → market index.
+    pub okx_by_inst: HashMap<String, usize>,
     pub seed: u64,
     pub rate: f64,
     pub trades_per_market: Option<u64>,
@@ -58,7 +60,7 @@ pub(crate) struct SimCore {
     pub conn_counter: AtomicU64,
     pub published: AtomicU64,
     /// Fault state per venue (see [`SimCore::faults`]).
-    faults: [VenueFaults; 2],
+    faults: [VenueFaults; 6],
     /// Binance REST weight: (wall-clock minute, weight used in it).
     weight: Mutex<(i64, u32)>,
     /// Binance REST weight allowed per minute; 0 = unlimited.
@@ -68,11 +70,9 @@ pub(crate) struct SimCore {
 impl SimCore {
     /// The fault state of a venue.
     pub(crate) fn faults(&self, venue: Venue) -> &VenueFaults {
-        match venue {
-            Venue::Kraken => &self.faults[1],
-            // Other venues are refused by the config check; Binance's state is never touched.
-            _ => &self.faults[0],
-        }
+        // One state per venue, in `Venue::ALL` order.
+        let i = Venue::ALL.iter().position(|v| *v == venue).unwrap_or(0);
+        &self.faults[i]
     }
 
     /// The market `venue`/`symbol` (unified symbol).
@@ -239,6 +239,16 @@ impl SimHandle {
         format!("ws://{}/kraken/v2", self.addr)
     }
 
+    /// Base URL of the OKX endpoints; append `/ws/v5/business` (tickrec's OKX adapter does).
+    pub fn okx_ws_url(&self) -> String {
+        format!("ws://{}/okx", self.addr)
+    }
+
+    /// Base URL of the OKX REST companion; append `/api/v5/market/history-trades?...`.
+    pub fn okx_rest_url(&self) -> String {
+        format!("http://{}/okx", self.addr)
+    }
+
     /// Base URL of the Binance REST companion; append `/api/v3/aggTrades?...`.
     pub fn binance_rest_url(&self) -> String {
         format!("http://{}/binance", self.addr)
@@ -329,10 +339,12 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     let mut markets = Vec::with_capacity(cfg.markets.len());
     let mut binance_by_stream = HashMap::new();
     let mut kraken_by_symbol = HashMap::new();
+    let mut okx_by_inst = HashMap::new();
     for (idx, m) in cfg.markets.iter().enumerate() {
         let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
         let clash = match m.venue {
             Venue::Kraken => kraken_by_symbol.insert(spec.native.clone(), idx),
+            Venue::Okx => okx_by_inst.insert(spec.native.clone(), idx),
             _ => binance_by_stream.insert(spec.stream.clone(), idx),
         };
         if clash.is_some() {
@@ -351,6 +363,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         markets,
         binance_by_stream,
         kraken_by_symbol,
+        okx_by_inst,
         seed: cfg.seed,
         rate: cfg.rate_per_market,
         trades_per_market: cfg.trades_per_market,
@@ -359,10 +372,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         binance_ping: cfg.binance_ping_interval,
         conn_counter: AtomicU64::new(0),
         published: AtomicU64::new(0),
-        faults: [
-            VenueFaults::new(Venue::Binance, Instant::now()),
-            VenueFaults::new(Venue::Kraken, Instant::now()),
-        ],
+        faults: Venue::ALL.map(|v| VenueFaults::new(v, Instant::now())),
         weight: Mutex::new((0, 0)),
         weight_limit: cfg.binance_weight_limit,
     });
@@ -520,6 +530,7 @@ async fn accept_loop(
 pub(crate) enum Route {
     Binance(BinanceRoute),
     Kraken,
+    Okx(okx::Endpoint),
 }
 
 impl Route {
@@ -527,6 +538,7 @@ impl Route {
         match self {
             Route::Binance(_) => Venue::Binance,
             Route::Kraken => Venue::Kraken,
+            Route::Okx(_) => Venue::Okx,
         }
     }
 }
@@ -535,6 +547,9 @@ pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
     let path = uri.path();
     if let Some(rest) = path.strip_prefix("/binance") {
         return binance::parse_path(rest, uri.query()).map(Route::Binance);
+    }
+    if let Some(rest) = path.strip_prefix("/okx") {
+        return okx::parse_path(rest).map(Route::Okx);
     }
     match path {
         "/kraken/v2" | "/kraken/v2/" => Some(Route::Kraken),
@@ -637,6 +652,7 @@ async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Rec
     match route {
         Some(Route::Binance(r)) => binance::serve(ws, core, r, shutdown).await,
         Some(Route::Kraken) => kraken::serve(ws, core, shutdown).await,
+        Some(Route::Okx(endpoint)) => okx::serve(ws, core, endpoint, shutdown).await,
         None => {}
     }
 }
