@@ -156,10 +156,10 @@ impl Conn {
             match (channel, endpoint, idx) {
                 ("trades-all", Endpoint::Business, Some(idx)) => {
                     let market = &core.markets[idx];
-                    if !self.subs.contains_key(&idx) {
+                    self.subs.entry(idx).or_insert_with(|| {
                         let guard = market.lock();
-                        self.subs.insert(idx, market.subscribe(&guard));
-                    }
+                        market.subscribe(&guard)
+                    });
                     market.request_start();
                     let mut body = String::from(
                         r#""event":"subscribe","arg":{"channel":"trades-all","instId":"#,
