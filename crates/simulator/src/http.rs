@@ -26,6 +26,7 @@ pub(crate) fn is_rest_path(path: &str) -> bool {
     path.starts_with("/binance/api/")
         || path.starts_with("/kraken/0/")
         || path.starts_with("/okx/api/")
+        || path.starts_with("/upbit/v1/")
 }
 
 /// The request target of the first request line on `stream`, without consuming anything;
@@ -264,6 +265,8 @@ fn route(core: &SimCore, req: &HttpRequest) -> HttpResponse {
         crate::kraken::rest::handle(core, rest, req)
     } else if let Some(rest) = req.path.strip_prefix("/okx") {
         crate::okx::rest::handle(core, rest, req)
+    } else if let Some(rest) = req.path.strip_prefix("/upbit") {
+        crate::upbit::rest::handle(core, rest, req)
     } else {
         HttpResponse::json(404, r#"{"error":"not found"}"#.into())
     }

@@ -30,6 +30,8 @@
 //! - `kraken`: `/kraken/v2` (status, trade, ticker, ohlc, ping/pong, heartbeat).
 //! - `okx`: `/okx/ws/v5/business` (`trades-all`, per-arg acks, text ping/pong) and the
 //!   `history-trades` REST companion.
+//! - `upbit`: `/upbit/websocket/v1` (`trade` in binary frames, no acks, `PING`) and the
+//!   `trades/ticks` REST companion.
 //! - `format`: allocation-free number and RFC 3339 formatting for the hot path.
 //! - [`error`]: the [`SimError`] enum.
 //!
@@ -53,6 +55,7 @@ mod kraken;
 mod market;
 mod okx;
 mod server;
+mod upbit;
 
 pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE, SIMULATED_VENUES};
 pub use error::SimError;
@@ -60,3 +63,4 @@ pub use faults::{Fault, ScheduledFault, OVERSIZED_FRAME_BYTES};
 pub use ground_truth::{read_ground_truth, GROUND_TRUTH_HEADER};
 pub use server::{start, SimHandle};
 pub use tape::{first_trade_id, tape_trade, Tape, TapeTrade};
+pub use upbit::sequential_id as upbit_sequential_id;

@@ -55,6 +55,7 @@ impl MarketSpec {
         let (native, stream) = match venue {
             Venue::Kraken => (symbol.to_string(), String::new()),
             Venue::Okx => (format!("{base}-{quote}"), String::new()),
+            Venue::Upbit => (format!("{quote}-{base}"), String::new()),
             _ => {
                 let n = format!("{base}{quote}");
                 let s = n.to_ascii_lowercase();

@@ -32,7 +32,7 @@ use crate::config::{check_fault, SimConfig, StartMode};
 use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
 use crate::market::{run_driver, Market, MarketSpec};
-use crate::{http, kraken, okx, SimError};
+use crate::{http, kraken, okx, upbit, SimError};
 
 pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
@@ -51,6 +51,8 @@ pub(crate) struct SimCore {
     pub kraken_by_symbol: HashMap<String, usize>,
     /// OKX instrument id (`BTC-USDT`) → market index.
     pub okx_by_inst: HashMap<String, usize>,
+    /// Upbit market code (`KRW-BTC`) → market index.
+    pub upbit_by_code: HashMap<String, usize>,
     pub seed: u64,
     pub rate: f64,
     pub trades_per_market: Option<u64>,
@@ -249,6 +251,16 @@ impl SimHandle {
         format!("http://{}/okx", self.addr)
     }
 
+    /// URL of the Upbit quotation WebSocket.
+    pub fn upbit_ws_url(&self) -> String {
+        format!("ws://{}/upbit/websocket/v1", self.addr)
+    }
+
+    /// Base URL of the Upbit REST companion; append `/v1/trades/ticks?...`.
+    pub fn upbit_rest_url(&self) -> String {
+        format!("http://{}/upbit", self.addr)
+    }
+
     /// Base URL of the Binance REST companion; append `/api/v3/aggTrades?...`.
     pub fn binance_rest_url(&self) -> String {
         format!("http://{}/binance", self.addr)
@@ -340,11 +352,13 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     let mut binance_by_stream = HashMap::new();
     let mut kraken_by_symbol = HashMap::new();
     let mut okx_by_inst = HashMap::new();
+    let mut upbit_by_code = HashMap::new();
     for (idx, m) in cfg.markets.iter().enumerate() {
         let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
         let clash = match m.venue {
             Venue::Kraken => kraken_by_symbol.insert(spec.native.clone(), idx),
             Venue::Okx => okx_by_inst.insert(spec.native.clone(), idx),
+            Venue::Upbit => upbit_by_code.insert(spec.native.clone(), idx),
             _ => binance_by_stream.insert(spec.stream.clone(), idx),
         };
         if clash.is_some() {
@@ -364,6 +378,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         binance_by_stream,
         kraken_by_symbol,
         okx_by_inst,
+        upbit_by_code,
         seed: cfg.seed,
         rate: cfg.rate_per_market,
         trades_per_market: cfg.trades_per_market,
@@ -531,6 +546,7 @@ pub(crate) enum Route {
     Binance(BinanceRoute),
     Kraken,
     Okx(okx::Endpoint),
+    Upbit,
 }
 
 impl Route {
@@ -539,6 +555,7 @@ impl Route {
             Route::Binance(_) => Venue::Binance,
             Route::Kraken => Venue::Kraken,
             Route::Okx(_) => Venue::Okx,
+            Route::Upbit => Venue::Upbit,
         }
     }
 }
@@ -553,6 +570,7 @@ pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
     }
     match path {
         "/kraken/v2" | "/kraken/v2/" => Some(Route::Kraken),
+        "/upbit/websocket/v1" | "/upbit/websocket/v1/" => Some(Route::Upbit),
         _ => None,
     }
 }
@@ -653,6 +671,7 @@ async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Rec
         Some(Route::Binance(r)) => binance::serve(ws, core, r, shutdown).await,
         Some(Route::Kraken) => kraken::serve(ws, core, shutdown).await,
         Some(Route::Okx(endpoint)) => okx::serve(ws, core, endpoint, shutdown).await,
+        Some(Route::Upbit) => upbit::serve(ws, core, shutdown).await,
         None => {}
     }
 }

@@ -149,3 +149,96 @@ async fn okx_disconnect_is_backfilled_from_history_trades() {
     assert_eq!(c.unrepaired, 0);
     assert_eq!(common::rejects(&db), 0);
 }
+
+/// Every stored trade of `venue` as (symbol, id text, price, qty, side, ts), sorted.
+fn stored_text_ids(db: &Path, venue: Venue) -> Vec<(String, String, String, String, String, i64)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let mut stmt = conn
+        .prepare("SELECT symbol, CAST(trade_id AS TEXT), price_m, price_scale, qty_m, qty_scale, side, ts_exchange_us FROM trades WHERE venue = ?1")
+        .expect("prepare");
+    let dec = |m: i64, s: i64| {
+        tickrec_model::Decimal::new(m, s as u8)
+            .map(|d| d.normalized().to_string())
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<_> = stmt
+        .query_map([venue.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                dec(r.get(2)?, r.get(3)?),
+                dec(r.get(4)?, r.get(5)?),
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upbit_disconnect_window_is_backfilled_from_trade_ticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let markets = [(Venue::Upbit, "BTC/KRW"), (Venue::Upbit, "ETH/KRW")];
+    let per_market = 6_000;
+    let sim = simulator(dir.path(), &markets, 1_000.0, per_market).await;
+    let db = dir.path().join("rec.db");
+    let rec = start_recorder(config(
+        db.clone(),
+        MarketConfig {
+            venue: Venue::Upbit,
+            symbols: vec!["BTC/KRW".into(), "ETH/KRW".into()],
+            channels: vec![Channel::Trades],
+            ws_url: Some(sim.upbit_ws_url()),
+            rest_url: Some(sim.upbit_rest_url()),
+        },
+    ))
+    .await;
+    wait_published(&sim, 2 * 1_000).await;
+    disconnect(&sim, Venue::Upbit, Duration::from_secs(2));
+    sim.wait_finished().await;
+    rec.wait_trades(2 * per_market, Duration::from_secs(90))
+        .await;
+    let summary = rec.stop().await;
+    sim.shutdown().await.expect("sim shutdown");
+
+    // Ids are text (`sequential_id`), derived from the tape's id and time.
+    let mut truth: Vec<_> = common::truth(&dir.path().join("truth.csv"))
+        .into_iter()
+        .map(|t| {
+            let sid = tickrec_simulator::upbit_sequential_id(t.trade_id as u64, t.ts_exchange_us);
+            (
+                t.symbol,
+                sid.to_string(),
+                t.price,
+                t.qty,
+                t.side,
+                t.ts_exchange_us,
+            )
+        })
+        .collect();
+    truth.sort();
+    let stored = stored_text_ids(&db, Venue::Upbit);
+    assert_eq!(
+        stored.len(),
+        truth.len(),
+        "stored {} vs truth {}",
+        stored.len(),
+        truth.len()
+    );
+    assert_eq!(stored, truth);
+    let c = &summary.connections[0];
+    assert!(c.connects >= 2, "reconnected ({} connects)", c.connects);
+    assert!(
+        c.gaps >= 2,
+        "each market's outage became a window ({} gaps)",
+        c.gaps
+    );
+    assert!(c.backfilled >= 2 * 1_000, "backfilled {}", c.backfilled);
+    assert_eq!(c.unrepaired, 0);
+}
