@@ -11,7 +11,13 @@ use crate::faults::{Fault, ScheduledFault};
 use crate::SimError;
 
 /// The venues whose WebSocket and REST protocols the simulator speaks.
-pub const SIMULATED_VENUES: [Venue; 4] = [Venue::Binance, Venue::Kraken, Venue::Okx, Venue::Upbit];
+pub const SIMULATED_VENUES: [Venue; 5] = [
+    Venue::Binance,
+    Venue::Kraken,
+    Venue::Okx,
+    Venue::Bybit,
+    Venue::Upbit,
+];
 /// Slowest supported tape, trades per second per market.
 pub const MIN_RATE: f64 = 1.0;
 /// Fastest supported tape, trades per second per market.

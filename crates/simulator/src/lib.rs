@@ -30,6 +30,8 @@
 //! - `kraken`: `/kraken/v2` (status, trade, ticker, ohlc, ping/pong, heartbeat).
 //! - `okx`: `/okx/ws/v5/business` (`trades-all`, per-arg acks, text ping/pong) and the
 //!   `history-trades` REST companion.
+//! - `bybit`: `/bybit/v5/public/spot` (`publicTrade`, per-request acks, the 10-topic limit,
+//!   JSON ping) and the `recent-trade` REST companion (last 60 trades only).
 //! - `upbit`: `/upbit/websocket/v1` (`trade` in binary frames, no acks, `PING`) and the
 //!   `trades/ticks` REST companion.
 //! - `format`: allocation-free number and RFC 3339 formatting for the hot path.
@@ -48,6 +50,7 @@ pub mod ground_truth;
 pub mod tape;
 
 mod binance;
+mod bybit;
 mod format;
 mod history;
 mod http;
@@ -57,6 +60,7 @@ mod okx;
 mod server;
 mod upbit;
 
+pub use bybit::trade_id as bybit_trade_id;
 pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE, SIMULATED_VENUES};
 pub use error::SimError;
 pub use faults::{Fault, ScheduledFault, OVERSIZED_FRAME_BYTES};

@@ -56,6 +56,7 @@ impl MarketSpec {
             Venue::Kraken => (symbol.to_string(), String::new()),
             Venue::Okx => (format!("{base}-{quote}"), String::new()),
             Venue::Upbit => (format!("{quote}-{base}"), String::new()),
+            Venue::Bybit => (format!("{base}{quote}"), String::new()),
             _ => {
                 let n = format!("{base}{quote}");
                 let s = n.to_ascii_lowercase();

@@ -32,7 +32,7 @@ use crate::config::{check_fault, SimConfig, StartMode};
 use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
 use crate::market::{run_driver, Market, MarketSpec};
-use crate::{http, kraken, okx, upbit, SimError};
+use crate::{bybit, http, kraken, okx, upbit, SimError};
 
 pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
@@ -53,6 +53,8 @@ pub(crate) struct SimCore {
     pub okx_by_inst: HashMap<String, usize>,
     /// Upbit market code (`KRW-BTC`) → market index.
     pub upbit_by_code: HashMap<String, usize>,
+    /// Bybit spot symbol (`BTCUSDT`) → market index.
+    pub bybit_by_symbol: HashMap<String, usize>,
     pub seed: u64,
     pub rate: f64,
     pub trades_per_market: Option<u64>,
@@ -251,6 +253,16 @@ impl SimHandle {
         format!("http://{}/okx", self.addr)
     }
 
+    /// Base URL of the Bybit endpoints; append `/v5/public/spot` (tickrec's Bybit adapter does).
+    pub fn bybit_ws_url(&self) -> String {
+        format!("ws://{}/bybit", self.addr)
+    }
+
+    /// Base URL of the Bybit REST companion; append `/v5/market/recent-trade?...`.
+    pub fn bybit_rest_url(&self) -> String {
+        format!("http://{}/bybit", self.addr)
+    }
+
     /// URL of the Upbit quotation WebSocket.
     pub fn upbit_ws_url(&self) -> String {
         format!("ws://{}/upbit/websocket/v1", self.addr)
@@ -353,12 +365,14 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     let mut kraken_by_symbol = HashMap::new();
     let mut okx_by_inst = HashMap::new();
     let mut upbit_by_code = HashMap::new();
+    let mut bybit_by_symbol = HashMap::new();
     for (idx, m) in cfg.markets.iter().enumerate() {
         let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
         let clash = match m.venue {
             Venue::Kraken => kraken_by_symbol.insert(spec.native.clone(), idx),
             Venue::Okx => okx_by_inst.insert(spec.native.clone(), idx),
             Venue::Upbit => upbit_by_code.insert(spec.native.clone(), idx),
+            Venue::Bybit => bybit_by_symbol.insert(spec.native.clone(), idx),
             _ => binance_by_stream.insert(spec.stream.clone(), idx),
         };
         if clash.is_some() {
@@ -379,6 +393,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         kraken_by_symbol,
         okx_by_inst,
         upbit_by_code,
+        bybit_by_symbol,
         seed: cfg.seed,
         rate: cfg.rate_per_market,
         trades_per_market: cfg.trades_per_market,
@@ -547,6 +562,7 @@ pub(crate) enum Route {
     Kraken,
     Okx(okx::Endpoint),
     Upbit,
+    Bybit,
 }
 
 impl Route {
@@ -556,6 +572,7 @@ impl Route {
             Route::Kraken => Venue::Kraken,
             Route::Okx(_) => Venue::Okx,
             Route::Upbit => Venue::Upbit,
+            Route::Bybit => Venue::Bybit,
         }
     }
 }
@@ -564,6 +581,9 @@ pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
     let path = uri.path();
     if let Some(rest) = path.strip_prefix("/binance") {
         return binance::parse_path(rest, uri.query()).map(Route::Binance);
+    }
+    if let Some(rest) = path.strip_prefix("/bybit") {
+        return bybit::is_spot_path(rest).then_some(Route::Bybit);
     }
     if let Some(rest) = path.strip_prefix("/okx") {
         return okx::parse_path(rest).map(Route::Okx);
@@ -672,6 +692,7 @@ async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Rec
         Some(Route::Kraken) => kraken::serve(ws, core, shutdown).await,
         Some(Route::Okx(endpoint)) => okx::serve(ws, core, endpoint, shutdown).await,
         Some(Route::Upbit) => upbit::serve(ws, core, shutdown).await,
+        Some(Route::Bybit) => bybit::serve(ws, core, shutdown).await,
         None => {}
     }
 }

@@ -242,3 +242,107 @@ async fn upbit_disconnect_window_is_backfilled_from_trade_ticks() {
     assert!(c.backfilled >= 2 * 1_000, "backfilled {}", c.backfilled);
     assert_eq!(c.unrepaired, 0);
 }
+
+/// The ground truth with the venue's text ids, in the shape of [`stored_text_ids`].
+fn truth_text_ids(
+    dir: &Path,
+    id: impl Fn(u64, i64) -> u64,
+) -> Vec<(String, String, String, String, String, i64)> {
+    let mut truth: Vec<_> = common::truth(&dir.join("truth.csv"))
+        .into_iter()
+        .map(|t| {
+            let native = id(t.trade_id as u64, t.ts_exchange_us);
+            (
+                t.symbol,
+                native.to_string(),
+                t.price,
+                t.qty,
+                t.side,
+                t.ts_exchange_us,
+            )
+        })
+        .collect();
+    truth.sort();
+    truth
+}
+
+fn bybit_market(sim: &SimHandle) -> MarketConfig {
+    MarketConfig {
+        venue: Venue::Bybit,
+        symbols: vec!["BTC/USDT".into()],
+        channels: vec![Channel::Trades],
+        ws_url: Some(sim.bybit_ws_url()),
+        rest_url: Some(sim.bybit_rest_url()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_short_disconnect_is_repaired_from_the_last_60_trades() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let per_market = 200;
+    // 20 trades/s: a one-second outage misses far fewer than the 60 trades REST keeps.
+    let sim = simulator(dir.path(), &[(Venue::Bybit, "BTC/USDT")], 20.0, per_market).await;
+    let db = dir.path().join("rec.db");
+    let rec = start_recorder(config(db.clone(), bybit_market(&sim))).await;
+    wait_published(&sim, 60).await;
+    disconnect(&sim, Venue::Bybit, Duration::from_secs(1));
+    sim.wait_finished().await;
+    rec.wait_trades(per_market, Duration::from_secs(60)).await;
+    let summary = rec.stop().await;
+    sim.shutdown().await.expect("sim shutdown");
+
+    let truth = truth_text_ids(dir.path(), |id, _| tickrec_simulator::bybit_trade_id(id));
+    assert_eq!(stored_text_ids(&db, Venue::Bybit), truth);
+    let c = &summary.connections[0];
+    assert!(c.connects >= 2, "reconnected ({} connects)", c.connects);
+    assert_eq!(c.gaps, 1, "the outage became one window");
+    assert!(c.backfilled > 0, "backfilled {}", c.backfilled);
+    assert_eq!(c.unrepaired, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_long_disconnect_is_reported_not_pretended() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let per_market = 4_000;
+    let sim = simulator(
+        dir.path(),
+        &[(Venue::Bybit, "BTC/USDT")],
+        1_000.0,
+        per_market,
+    )
+    .await;
+    let db = dir.path().join("rec.db");
+    let rec = start_recorder(config(db.clone(), bybit_market(&sim))).await;
+    wait_published(&sim, 1_000).await;
+    // Two seconds at 1000/s: far more than the 60 trades Bybit's REST can give back.
+    disconnect(&sim, Venue::Bybit, Duration::from_secs(2));
+    sim.wait_finished().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The tail arrives live; wait until the last trade is stored.
+    let last = truth_text_ids(dir.path(), |id, _| tickrec_simulator::bybit_trade_id(id))
+        .into_iter()
+        .max_by_key(|t| t.5)
+        .expect("truth");
+    while !stored_text_ids(&db, Venue::Bybit).contains(&last) {
+        assert!(Instant::now() < deadline, "the tape's tail never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let summary = rec.stop().await;
+    sim.shutdown().await.expect("sim shutdown");
+
+    let truth = truth_text_ids(dir.path(), |id, _| tickrec_simulator::bybit_trade_id(id));
+    let stored = stored_text_ids(&db, Venue::Bybit);
+    let extra: Vec<_> = stored
+        .iter()
+        .filter(|r| truth.binary_search(r).is_err())
+        .collect();
+    assert!(extra.is_empty(), "nothing invented: {:?}", extra.first());
+    let missing = truth.len() - stored.len();
+    assert!(
+        missing > 60,
+        "the outage lost more than REST keeps ({missing})"
+    );
+    let c = &summary.connections[0];
+    assert_eq!(c.gaps, 1, "the outage became one window");
+    assert_eq!(c.unrepaired, 1, "and it is reported as unrepaired");
+}
