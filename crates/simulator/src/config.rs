@@ -11,9 +11,10 @@ use crate::faults::{Fault, ScheduledFault};
 use crate::SimError;
 
 /// The venues whose WebSocket and REST protocols the simulator speaks.
-pub const SIMULATED_VENUES: [Venue; 5] = [
+pub const SIMULATED_VENUES: [Venue; 6] = [
     Venue::Binance,
     Venue::Kraken,
+    Venue::Coinbase,
     Venue::Okx,
     Venue::Bybit,
     Venue::Upbit,

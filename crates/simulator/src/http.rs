@@ -28,6 +28,7 @@ pub(crate) fn is_rest_path(path: &str) -> bool {
         || path.starts_with("/okx/api/")
         || path.starts_with("/upbit/v1/")
         || path.starts_with("/bybit/v5/market/")
+        || path.starts_with("/coinbase/api/")
 }
 
 /// The request target of the first request line on `stream`, without consuming anything;
@@ -266,6 +267,8 @@ fn route(core: &SimCore, req: &HttpRequest) -> HttpResponse {
         crate::kraken::rest::handle(core, rest, req)
     } else if let Some(rest) = req.path.strip_prefix("/okx") {
         crate::okx::rest::handle(core, rest, req)
+    } else if let Some(rest) = req.path.strip_prefix("/coinbase") {
+        crate::coinbase::rest::handle(core, rest, req)
     } else if let Some(rest) = req.path.strip_prefix("/bybit") {
         crate::bybit::rest::handle(core, rest, req)
     } else if let Some(rest) = req.path.strip_prefix("/upbit") {

@@ -30,6 +30,8 @@
 //! - `kraken`: `/kraken/v2` (status, trade, ticker, ohlc, ping/pong, heartbeat).
 //! - `okx`: `/okx/ws/v5/business` (`trades-all`, per-arg acks, text ping/pong) and the
 //!   `history-trades` REST companion.
+//! - `coinbase`: `/coinbase` (Advanced Trade `market_trades` with snapshot, `heartbeats`,
+//!   `subscriptions` acks, connection-wide `sequence_num`) and the market `ticker` REST companion.
 //! - `bybit`: `/bybit/v5/public/spot` (`publicTrade`, per-request acks, the 10-topic limit,
 //!   JSON ping) and the `recent-trade` REST companion (last 60 trades only).
 //! - `upbit`: `/upbit/websocket/v1` (`trade` in binary frames, no acks, `PING`) and the
@@ -51,6 +53,7 @@ pub mod tape;
 
 mod binance;
 mod bybit;
+mod coinbase;
 mod format;
 mod history;
 mod http;

@@ -57,6 +57,7 @@ impl MarketSpec {
             Venue::Okx => (format!("{base}-{quote}"), String::new()),
             Venue::Upbit => (format!("{quote}-{base}"), String::new()),
             Venue::Bybit => (format!("{base}{quote}"), String::new()),
+            Venue::Coinbase => (format!("{base}-{quote}"), String::new()),
             _ => {
                 let n = format!("{base}{quote}");
                 let s = n.to_ascii_lowercase();

@@ -32,7 +32,7 @@ use crate::config::{check_fault, SimConfig, StartMode};
 use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
 use crate::market::{run_driver, Market, MarketSpec};
-use crate::{bybit, http, kraken, okx, upbit, SimError};
+use crate::{bybit, coinbase, http, kraken, okx, upbit, SimError};
 
 pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
@@ -55,6 +55,8 @@ pub(crate) struct SimCore {
     pub upbit_by_code: HashMap<String, usize>,
     /// Bybit spot symbol (`BTCUSDT`) → market index.
     pub bybit_by_symbol: HashMap<String, usize>,
+    /// Coinbase product id (`BTC-USD`) → market index.
+    pub coinbase_by_product: HashMap<String, usize>,
     pub seed: u64,
     pub rate: f64,
     pub trades_per_market: Option<u64>,
@@ -253,6 +255,16 @@ impl SimHandle {
         format!("http://{}/okx", self.addr)
     }
 
+    /// URL of the Coinbase Advanced Trade market-data endpoint.
+    pub fn coinbase_ws_url(&self) -> String {
+        format!("ws://{}/coinbase", self.addr)
+    }
+
+    /// Base URL of the Coinbase REST companion; append `/api/v3/brokerage/market/...`.
+    pub fn coinbase_rest_url(&self) -> String {
+        format!("http://{}/coinbase", self.addr)
+    }
+
     /// Base URL of the Bybit endpoints; append `/v5/public/spot` (tickrec's Bybit adapter does).
     pub fn bybit_ws_url(&self) -> String {
         format!("ws://{}/bybit", self.addr)
@@ -366,6 +378,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     let mut okx_by_inst = HashMap::new();
     let mut upbit_by_code = HashMap::new();
     let mut bybit_by_symbol = HashMap::new();
+    let mut coinbase_by_product = HashMap::new();
     for (idx, m) in cfg.markets.iter().enumerate() {
         let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
         let clash = match m.venue {
@@ -373,6 +386,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
             Venue::Okx => okx_by_inst.insert(spec.native.clone(), idx),
             Venue::Upbit => upbit_by_code.insert(spec.native.clone(), idx),
             Venue::Bybit => bybit_by_symbol.insert(spec.native.clone(), idx),
+            Venue::Coinbase => coinbase_by_product.insert(spec.native.clone(), idx),
             _ => binance_by_stream.insert(spec.stream.clone(), idx),
         };
         if clash.is_some() {
@@ -394,6 +408,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         okx_by_inst,
         upbit_by_code,
         bybit_by_symbol,
+        coinbase_by_product,
         seed: cfg.seed,
         rate: cfg.rate_per_market,
         trades_per_market: cfg.trades_per_market,
@@ -563,6 +578,7 @@ pub(crate) enum Route {
     Okx(okx::Endpoint),
     Upbit,
     Bybit,
+    Coinbase,
 }
 
 impl Route {
@@ -573,6 +589,7 @@ impl Route {
             Route::Okx(_) => Venue::Okx,
             Route::Upbit => Venue::Upbit,
             Route::Bybit => Venue::Bybit,
+            Route::Coinbase => Venue::Coinbase,
         }
     }
 }
@@ -591,6 +608,7 @@ pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
     match path {
         "/kraken/v2" | "/kraken/v2/" => Some(Route::Kraken),
         "/upbit/websocket/v1" | "/upbit/websocket/v1/" => Some(Route::Upbit),
+        "/coinbase" | "/coinbase/" => Some(Route::Coinbase),
         _ => None,
     }
 }
@@ -693,6 +711,7 @@ async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Rec
         Some(Route::Okx(endpoint)) => okx::serve(ws, core, endpoint, shutdown).await,
         Some(Route::Upbit) => upbit::serve(ws, core, shutdown).await,
         Some(Route::Bybit) => bybit::serve(ws, core, shutdown).await,
+        Some(Route::Coinbase) => coinbase::serve(ws, core, shutdown).await,
         None => {}
     }
 }

@@ -346,3 +346,44 @@ async fn bybit_long_disconnect_is_reported_not_pretended() {
     assert_eq!(c.gaps, 1, "the outage became one window");
     assert_eq!(c.unrepaired, 1, "and it is reported as unrepaired");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coinbase_disconnect_is_backfilled_from_ticker_trades() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let markets = [(Venue::Coinbase, "BTC/USD"), (Venue::Coinbase, "ETH/USD")];
+    // `end` has second resolution: at 200 trades/s a page of 1000 spans seconds and the cursor
+    // can walk back (above ~1000 trades in one second it cannot, and reports the rest).
+    let per_market = 2_500;
+    let sim = simulator(dir.path(), &markets, 200.0, per_market).await;
+    let db = dir.path().join("rec.db");
+    let rec = start_recorder(config(
+        db.clone(),
+        MarketConfig {
+            venue: Venue::Coinbase,
+            symbols: vec!["BTC/USD".into(), "ETH/USD".into()],
+            channels: vec![Channel::Trades],
+            ws_url: Some(sim.coinbase_ws_url()),
+            rest_url: Some(sim.coinbase_rest_url()),
+        },
+    ))
+    .await;
+    wait_published(&sim, 2 * 500).await;
+    disconnect(&sim, Venue::Coinbase, Duration::from_secs(2));
+    sim.wait_finished().await;
+    rec.wait_trades(2 * per_market, Duration::from_secs(90))
+        .await;
+    let summary = rec.stop().await;
+    sim.shutdown().await.expect("sim shutdown");
+
+    common::assert_tape_equals_truth(&db, &dir.path().join("truth.csv"));
+    let c = &summary.connections[0];
+    assert!(c.connects >= 2, "reconnected ({} connects)", c.connects);
+    assert!(
+        c.gaps >= 2,
+        "each product's hole was measured ({} gaps)",
+        c.gaps
+    );
+    assert!(c.backfilled >= 2 * 200, "backfilled {}", c.backfilled);
+    assert_eq!(c.unrepaired, 0);
+    assert_eq!(common::rejects(&db), 0);
+}

@@ -1,7 +1,8 @@
 //! Coinbase REST backfill: `GET /api/v3/brokerage/market/products/{id}/ticker?limit=N&end=<unix>`
 //! returns the most recent trades before `end`, newest first (public, no key). Trade ids rise by
 //! one per product, so the gap's ids are known; pages walk back in time until the gap's first id
-//! is passed.
+//! is passed. `end` has second resolution: a second holding more trades than one page cannot be
+//! walked through, and what lies behind it is reported unrepaired.
 
 use std::sync::Arc;
 
