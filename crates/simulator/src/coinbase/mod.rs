@@ -167,12 +167,8 @@ impl Conn {
         let idxs: Vec<usize> = self.subs.keys().copied().collect();
         for idx in idxs {
             let spec = &core.markets[idx].spec;
-            loop {
-                let r = match self.subs.get_mut(&idx) {
-                    Some(rx) => rx.try_recv(),
-                    None => break,
-                };
-                match r {
+            while let Some(rx) = self.subs.get_mut(&idx) {
+                match rx.try_recv() {
                     Ok(b) => {
                         let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
                         for chunk in trades.chunks(100) {
