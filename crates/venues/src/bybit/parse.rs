@@ -130,6 +130,23 @@ fn trades(
     ts_recv_us: i64,
     out: &mut Vec<Event>,
 ) -> FrameKind {
+    // Fast path: the whole array in one pass. Only if some item is malformed are the items
+    // parsed one by one, so that the bad one costs only itself.
+    if let Ok(items) = serde_json::from_str::<Vec<TradeItem<'_>>>(data.get()) {
+        let before = out.len();
+        let built: Result<Vec<Trade>, Invalid> = items
+            .iter()
+            .map(|m| trade_from(symbol, m, ts_recv_us))
+            .collect();
+        if let Ok(trades) = built {
+            out.extend(trades.into_iter().map(Event::Trade));
+            return if out.len() == before && !items.is_empty() {
+                FrameKind::Rejected
+            } else {
+                FrameKind::Data
+            };
+        }
+    }
     let items: Vec<&RawValue> = match serde_json::from_str(data.get()) {
         Ok(v) => v,
         Err(e) => {
@@ -170,6 +187,10 @@ fn trades(
 
 fn trade(symbol: &Arc<str>, item: &str, ts_recv_us: i64) -> Result<Trade, Invalid> {
     let m: TradeItem<'_> = serde_json::from_str(item).map_err(|e| json_invalid("trade", &e))?;
+    trade_from(symbol, &m, ts_recv_us)
+}
+
+fn trade_from(symbol: &Arc<str>, m: &TradeItem<'_>, ts_recv_us: i64) -> Result<Trade, Invalid> {
     Ok(Trade {
         venue: VENUE,
         symbol: symbol.clone(),

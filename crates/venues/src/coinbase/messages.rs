@@ -38,6 +38,14 @@ pub struct TradesEvent<'a> {
     pub trades: Vec<&'a RawValue>,
 }
 
+/// A `market_trades` event parsed in one pass (the fast path when every item is well formed).
+#[derive(Deserialize)]
+pub struct TradesEventItems<'a> {
+    /// Trades.
+    #[serde(borrow)]
+    pub trades: Vec<TradeItem<'a>>,
+}
+
 /// One trade (WebSocket and REST share the shape).
 #[derive(Deserialize)]
 pub struct TradeItem<'a> {
