@@ -1,8 +1,13 @@
 //! Trade-id continuity per market: Binance trade and aggTrade ids and Kraken v2 `trade_id`s rise by
 //! exactly one per trade and symbol, so a jump is a measured gap (to backfill), an id at or below
 //! the last one is a duplicate or a late arrival (the natural key absorbs it).
+//!
+//! Text ids (Upbit `sequential_id`, Bybit trade ids) are unique but not contiguous: nothing can be
+//! measured from them. For those markets the time of the last trade is kept, and after a
+//! reconnect the first trade turns the outage into a window of time to backfill
+//! ([`Continuity::Window`]) — what the venue cannot serve is then reported, not assumed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tickrec_model::{Trade, TradeId, TradeKind};
@@ -28,6 +33,14 @@ pub enum Continuity {
     Behind,
     /// A non-numeric id: continuity cannot be judged.
     Unordered,
+    /// The first text-id trade of a market after a reconnect: the outage is the window between
+    /// the last trade before it and this one.
+    Window {
+        /// Exchange time of the last trade before the reconnect.
+        after_ts_us: i64,
+        /// Exchange time of this trade.
+        before_ts_us: i64,
+    },
 }
 
 /// Which id space a trade belongs to.
@@ -41,6 +54,10 @@ struct Key {
 #[derive(Debug, Default, Clone)]
 pub struct ContinuityTracker {
     last: HashMap<Key, (u64, i64)>,
+    /// Newest exchange time per text-id market.
+    last_ts: HashMap<Arc<str>, i64>,
+    /// Text-id markets whose first trade since the last reconnect is still due.
+    suspect: HashSet<Arc<str>>,
 }
 
 impl ContinuityTracker {
@@ -66,10 +83,32 @@ impl ContinuityTracker {
             .map(|(id, _)| *id)
     }
 
+    /// A new connection starts: every text-id market seen so far may have missed trades.
+    pub fn on_reconnect(&mut self) {
+        self.suspect.extend(self.last_ts.keys().cloned());
+    }
+
     /// Classifies a trade and advances the market's last id.
     pub fn observe(&mut self, t: &Trade) -> Continuity {
         let TradeId::Num(id) = t.trade_id else {
-            return Continuity::Unordered;
+            let ts = t.ts_exchange_us;
+            let window = match self.last_ts.get_mut(&t.symbol) {
+                Some(last) => {
+                    let after = *last;
+                    *last = after.max(ts);
+                    // A replay of what we already had (a venue's snapshot on subscribe) does
+                    // not end the outage; the first newer trade does.
+                    (ts > after && self.suspect.remove(&t.symbol)).then_some(Continuity::Window {
+                        after_ts_us: after,
+                        before_ts_us: ts,
+                    })
+                }
+                None => {
+                    self.last_ts.insert(t.symbol.clone(), ts);
+                    None
+                }
+            };
+            return window.unwrap_or(Continuity::Unordered);
         };
         let key = Key {
             symbol: t.symbol.clone(),
@@ -157,5 +196,37 @@ mod tests {
         let mut text = trade(1, false);
         text.trade_id = TradeId::Text("abc".into());
         assert_eq!(c.observe(&text), Continuity::Unordered);
+    }
+
+    #[test]
+    fn text_ids_give_a_window_after_a_reconnect() {
+        let mut c = ContinuityTracker::new();
+        let text = |ts: i64| {
+            let mut t = trade(1, false);
+            t.trade_id = TradeId::Text(format!("id{ts}").into());
+            t.ts_exchange_us = ts;
+            t
+        };
+        c.on_reconnect();
+        assert_eq!(c.observe(&text(10)), Continuity::Unordered, "first ever");
+        assert_eq!(c.observe(&text(20)), Continuity::Unordered);
+        c.on_reconnect();
+        assert_eq!(
+            c.observe(&text(20)),
+            Continuity::Unordered,
+            "a replayed trade"
+        );
+        assert_eq!(
+            c.observe(&text(50)),
+            Continuity::Window {
+                after_ts_us: 20,
+                before_ts_us: 50
+            }
+        );
+        assert_eq!(
+            c.observe(&text(60)),
+            Continuity::Unordered,
+            "once per reconnect"
+        );
     }
 }

@@ -35,9 +35,32 @@ fn event(
     })
 }
 
-/// Trade ids `from..=to` of `symbol` never arrived on the live feed. The window runs from the
-/// exchange time of the last trade before the hole to that of the first trade after it.
+/// A time-window gap (venues whose trade ids are not contiguous): `from == to == 0`.
+fn is_window(gap: &TradeGap) -> bool {
+    gap.from == 0 && gap.to == 0
+}
+
+/// The trade ids of a gap, `None` for a time window.
+fn ids(gap: &TradeGap) -> Option<(u64, u64)> {
+    (!is_window(gap)).then_some((gap.from, gap.to))
+}
+
+/// Trade ids `from..=to` of `symbol` never arrived on the live feed (or, on venues without
+/// contiguous ids, trades may be missing in a time window). The window runs from the exchange
+/// time of the last trade before the hole to that of the first trade after it.
 pub fn gap(venue: Venue, symbol: Arc<str>, gap: &TradeGap, next_ts_us: i64) -> Event {
+    if is_window(gap) {
+        return event(
+            venue,
+            Some(symbol),
+            QualityKind::Gap,
+            (gap.after_ts_us, next_ts_us),
+            1,
+            None,
+            "trades may be missing in this window (the venue's trade ids are not contiguous)"
+                .to_string(),
+        );
+    }
     let missing = gap.to - gap.from + 1;
     let space = if gap.aggregate {
         "aggregate trade"
@@ -64,7 +87,7 @@ pub fn backfilled(venue: Venue, gap: &TradeGap, found: u64, pages: u32, last_ts_
         QualityKind::GapBackfilled,
         (gap.after_ts_us, last_ts_us),
         found,
-        Some((gap.from, gap.to)),
+        ids(gap),
         format!("{found} trades recovered from REST in {pages} pages"),
     )
 }
@@ -76,9 +99,9 @@ pub fn unrepaired(venue: Venue, gap: &TradeGap, missing: u64, why: &str) -> Even
         venue,
         Some(gap.symbol.clone()),
         QualityKind::GapUnrepaired,
-        (gap.after_ts_us, gap.after_ts_us),
+        (gap.after_ts_us, gap.before_ts_us.max(gap.after_ts_us)),
         missing,
-        Some((gap.from, gap.to)),
+        ids(gap),
         why.to_string(),
     )
 }
@@ -126,6 +149,7 @@ mod tests {
             from,
             to,
             after_ts_us: 1_000,
+            before_ts_us: 0,
         }
     }
 

@@ -419,6 +419,8 @@ async fn session(
     gaps: &mpsc::UnboundedSender<TradeGap>,
 ) -> SessionEnd {
     let venue = adapter.venue();
+    adapter.on_connect();
+    tracker.on_reconnect();
     for msg in adapter.subscribe_messages() {
         if let Err(e) = ws.send(Message::Text(msg.into())).await {
             return SessionEnd::Reconnect(format!("subscribe send failed: {e}"));
@@ -475,6 +477,7 @@ async fn session(
                 report.frames += 1;
                 metrics.frames.increment(1);
                 let was_rejected = matches!(kind, FrameKind::Rejected);
+                let mut sequence_gap = None;
                 match kind {
                     FrameKind::Data | FrameKind::Heartbeat | FrameKind::Status => {}
                     FrameKind::Pong => awaiting_pong = None,
@@ -498,6 +501,12 @@ async fn session(
                         return SessionEnd::Reconnect("venue announced shutdown".into());
                     }
                     FrameKind::Rejected => {}
+                    FrameKind::SequenceGap { expected, received } => {
+                        // This frame's events still go out below; then start over so that
+                        // books resync and the trade-id check measures what was lost.
+                        warn!(connection = %cfg.name, %venue, expected, received, "message sequence gap; reconnecting");
+                        sequence_gap = Some(format!("sequence gap: expected {expected}, received {received}"));
+                    }
                 }
                 let trip = breaker.record(was_rejected);
                 if !buf.is_empty() && cfg.backpressure.as_ref().is_some_and(|b| b.load(Ordering::Acquire)) {
@@ -530,9 +539,22 @@ async fn session(
                                     if let Some(st) = &cfg.state {
                                         st.on_gap(&t.symbol, aggregate);
                                     }
-                                    let gap = TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us };
+                                    let gap = TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us, before_ts_us: t.ts_exchange_us };
                                     notes.push(quality::gap(venue, t.symbol.clone(), &gap, t.ts_exchange_us));
                                     // The worker outlives the session; a send error only means it already stopped.
+                                    let _ = gaps.send(gap);
+                                }
+                                Continuity::Window { after_ts_us, before_ts_us } => {
+                                    // Text ids cannot be counted: the outage is a time window, one unit.
+                                    report.gaps += 1;
+                                    report.missing_ids += 1;
+                                    metrics.gaps.increment(1);
+                                    warn!(connection = %cfg.name, %venue, symbol = %t.symbol, after_ts_us, before_ts_us, "trades may be missing across the reconnect; backfilling the window");
+                                    if let Some(st) = &cfg.state {
+                                        st.on_gap(&t.symbol, false);
+                                    }
+                                    let gap = TradeGap { symbol: t.symbol.clone(), aggregate: false, from: 0, to: 0, after_ts_us, before_ts_us };
+                                    notes.push(quality::gap(venue, t.symbol.clone(), &gap, before_ts_us));
                                     let _ = gaps.send(gap);
                                 }
                                 Continuity::Behind => {
@@ -567,6 +589,9 @@ async fn session(
                         return SessionEnd::SinkClosed;
                     }
                     report.events += n;
+                }
+                if let Some(reason) = sequence_gap {
+                    return SessionEnd::Reconnect(reason);
                 }
                 if trip {
                     // Mostly garbage: a broken proxy, a protocol change or a corrupted stream.

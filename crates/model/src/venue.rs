@@ -10,17 +10,36 @@ pub enum Venue {
     Binance,
     /// Kraken spot, WebSocket API v2.
     Kraken,
+    /// Coinbase Advanced Trade public market data.
+    Coinbase,
+    /// OKX API v5 (spot and swaps).
+    Okx,
+    /// Bybit API v5 (spot and linear perpetuals).
+    Bybit,
+    /// Upbit quotation API (KRW, BTC and USDT markets).
+    Upbit,
 }
 
 impl Venue {
     /// Every supported venue, in display order.
-    pub const ALL: [Venue; 2] = [Venue::Binance, Venue::Kraken];
+    pub const ALL: [Venue; 6] = [
+        Venue::Binance,
+        Venue::Kraken,
+        Venue::Coinbase,
+        Venue::Okx,
+        Venue::Bybit,
+        Venue::Upbit,
+    ];
 
     /// Lower-case name used in config files, tables and metric labels.
     pub const fn as_str(self) -> &'static str {
         match self {
             Venue::Binance => "binance",
             Venue::Kraken => "kraken",
+            Venue::Coinbase => "coinbase",
+            Venue::Okx => "okx",
+            Venue::Bybit => "bybit",
+            Venue::Upbit => "upbit",
         }
     }
 }

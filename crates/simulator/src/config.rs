@@ -10,6 +10,15 @@ use tickrec_model::Venue;
 use crate::faults::{Fault, ScheduledFault};
 use crate::SimError;
 
+/// The venues whose WebSocket and REST protocols the simulator speaks.
+pub const SIMULATED_VENUES: [Venue; 6] = [
+    Venue::Binance,
+    Venue::Kraken,
+    Venue::Coinbase,
+    Venue::Okx,
+    Venue::Bybit,
+    Venue::Upbit,
+];
 /// Slowest supported tape, trades per second per market.
 pub const MIN_RATE: f64 = 1.0;
 /// Fastest supported tape, trades per second per market.
@@ -92,6 +101,8 @@ impl SimConfig {
         }
     }
 
+    /// Venues whose protocols the simulator speaks; markets of any other venue are refused by
+    /// [`SimConfig::validate`] (so the `match`es on venue below never see them).
     pub(crate) fn validate(&self) -> Result<(), SimError> {
         let bad = |m: String| Err(SimError::Config(m));
         if !(self.rate_per_market.is_finite()
@@ -110,6 +121,13 @@ impl SimConfig {
         }
         let mut seen = HashSet::new();
         for m in &self.markets {
+            if !SIMULATED_VENUES.contains(&m.venue) {
+                return bad(format!(
+                    "venue {} is not simulated (simulated venues: {})",
+                    m.venue,
+                    SIMULATED_VENUES.map(Venue::as_str).join(", ")
+                ));
+            }
             if split_symbol(&m.symbol).is_none() {
                 return bad(format!(
                     "symbol `{}` is not BASE/QUOTE (upper-case letters and digits)",

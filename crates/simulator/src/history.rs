@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn replay_equals_what_was_published_across_segments() {
-        for venue in Venue::ALL {
+        for venue in crate::SIMULATED_VENUES {
             let (h, all) = publish(venue, 5_432, &[(1_239, 200_000.0), (3_001, 1000.0)], 37);
             let v = h.view(venue);
             assert_eq!(v.published, 5_432);

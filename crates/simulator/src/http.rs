@@ -23,7 +23,12 @@ const IDLE: Duration = Duration::from_secs(60);
 
 /// Whether a request path is served by a REST companion.
 pub(crate) fn is_rest_path(path: &str) -> bool {
-    path.starts_with("/binance/api/") || path.starts_with("/kraken/0/")
+    path.starts_with("/binance/api/")
+        || path.starts_with("/kraken/0/")
+        || path.starts_with("/okx/api/")
+        || path.starts_with("/upbit/v1/")
+        || path.starts_with("/bybit/v5/market/")
+        || path.starts_with("/coinbase/api/")
 }
 
 /// The request target of the first request line on `stream`, without consuming anything;
@@ -260,6 +265,14 @@ fn route(core: &SimCore, req: &HttpRequest) -> HttpResponse {
         crate::binance::rest::handle(core, rest, req)
     } else if let Some(rest) = req.path.strip_prefix("/kraken") {
         crate::kraken::rest::handle(core, rest, req)
+    } else if let Some(rest) = req.path.strip_prefix("/okx") {
+        crate::okx::rest::handle(core, rest, req)
+    } else if let Some(rest) = req.path.strip_prefix("/coinbase") {
+        crate::coinbase::rest::handle(core, rest, req)
+    } else if let Some(rest) = req.path.strip_prefix("/bybit") {
+        crate::bybit::rest::handle(core, rest, req)
+    } else if let Some(rest) = req.path.strip_prefix("/upbit") {
+        crate::upbit::rest::handle(core, rest, req)
     } else {
         HttpResponse::json(404, r#"{"error":"not found"}"#.into())
     }

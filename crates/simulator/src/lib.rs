@@ -28,6 +28,14 @@
 //!   bookTicker, kline_1m; live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / properties;
 //!   server ping frames).
 //! - `kraken`: `/kraken/v2` (status, trade, ticker, ohlc, ping/pong, heartbeat).
+//! - `okx`: `/okx/ws/v5/business` (`trades-all`, per-arg acks, text ping/pong) and the
+//!   `history-trades` REST companion.
+//! - `coinbase`: `/coinbase` (Advanced Trade `market_trades` with snapshot, `heartbeats`,
+//!   `subscriptions` acks, connection-wide `sequence_num`) and the market `ticker` REST companion.
+//! - `bybit`: `/bybit/v5/public/spot` (`publicTrade`, per-request acks, the 10-topic limit,
+//!   JSON ping) and the `recent-trade` REST companion (last 60 trades only).
+//! - `upbit`: `/upbit/websocket/v1` (`trade` in binary frames, no acks, `PING`) and the
+//!   `trades/ticks` REST companion.
 //! - `format`: allocation-free number and RFC 3339 formatting for the hot path.
 //! - [`error`]: the [`SimError`] enum.
 //!
@@ -44,16 +52,22 @@ pub mod ground_truth;
 pub mod tape;
 
 mod binance;
+mod bybit;
+mod coinbase;
 mod format;
 mod history;
 mod http;
 mod kraken;
 mod market;
+mod okx;
 mod server;
+mod upbit;
 
-pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE};
+pub use bybit::trade_id as bybit_trade_id;
+pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE, SIMULATED_VENUES};
 pub use error::SimError;
 pub use faults::{Fault, ScheduledFault, OVERSIZED_FRAME_BYTES};
 pub use ground_truth::{read_ground_truth, GROUND_TRUTH_HEADER};
 pub use server::{start, SimHandle};
 pub use tape::{first_trade_id, tape_trade, Tape, TapeTrade};
+pub use upbit::sequential_id as upbit_sequential_id;

@@ -53,12 +53,16 @@ impl MarketSpec {
     pub(crate) fn new(idx: usize, seed: u64, venue: Venue, symbol: &str) -> MarketSpec {
         let (base, quote) = split_symbol(symbol).unwrap_or((symbol, ""));
         let (native, stream) = match venue {
-            Venue::Binance => {
+            Venue::Kraken => (symbol.to_string(), String::new()),
+            Venue::Okx => (format!("{base}-{quote}"), String::new()),
+            Venue::Upbit => (format!("{quote}-{base}"), String::new()),
+            Venue::Bybit => (format!("{base}{quote}"), String::new()),
+            Venue::Coinbase => (format!("{base}-{quote}"), String::new()),
+            _ => {
                 let n = format!("{base}{quote}");
                 let s = n.to_ascii_lowercase();
                 (n, s)
             }
-            Venue::Kraken => (symbol.to_string(), String::new()),
         };
         let profile = Profile::new(seed, venue, symbol);
         let h = profile.symbol_hash % 1_000_000;
@@ -279,16 +283,16 @@ impl CandleBuilder {
             cur => {
                 if let Some(old) = cur.take() {
                     match self.venue {
-                        Venue::Binance => out.push(CandleSnap {
-                            closed: true,
-                            event_us: now_us,
-                            ..old
-                        }),
                         Venue::Kraken if self.touched => out.push(CandleSnap {
                             event_us: now_us,
                             ..old
                         }),
                         Venue::Kraken => {}
+                        _ => out.push(CandleSnap {
+                            closed: true,
+                            event_us: now_us,
+                            ..old
+                        }),
                     }
                 }
                 *cur = Some(CandleSnap::open_with(t, now_us));
@@ -316,7 +320,7 @@ impl CandleBuilder {
                     }
                 }
             }
-            Venue::Binance => {
+            _ => {
                 if let Some(c) = self.cur {
                     let over =
                         now_us >= c.end_us() && next_trade_ts.is_none_or(|ts| ts >= c.end_us());

@@ -32,7 +32,7 @@ use crate::config::{check_fault, SimConfig, StartMode};
 use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
 use crate::market::{run_driver, Market, MarketSpec};
-use crate::{http, kraken, SimError};
+use crate::{bybit, coinbase, http, kraken, okx, upbit, SimError};
 
 pub(crate) type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
@@ -49,6 +49,14 @@ pub(crate) struct SimCore {
     pub binance_by_stream: HashMap<String, usize>,
     /// Kraken symbol (`BTC/USD`) → market index.
     pub kraken_by_symbol: HashMap<String, usize>,
+    /// OKX instrument id (`BTC-USDT`) → market index.
+    pub okx_by_inst: HashMap<String, usize>,
+    /// Upbit market code (`KRW-BTC`) → market index.
+    pub upbit_by_code: HashMap<String, usize>,
+    /// Bybit spot symbol (`BTCUSDT`) → market index.
+    pub bybit_by_symbol: HashMap<String, usize>,
+    /// Coinbase product id (`BTC-USD`) → market index.
+    pub coinbase_by_product: HashMap<String, usize>,
     pub seed: u64,
     pub rate: f64,
     pub trades_per_market: Option<u64>,
@@ -58,7 +66,7 @@ pub(crate) struct SimCore {
     pub conn_counter: AtomicU64,
     pub published: AtomicU64,
     /// Fault state per venue (see [`SimCore::faults`]).
-    faults: [VenueFaults; 2],
+    faults: [VenueFaults; 6],
     /// Binance REST weight: (wall-clock minute, weight used in it).
     weight: Mutex<(i64, u32)>,
     /// Binance REST weight allowed per minute; 0 = unlimited.
@@ -68,10 +76,9 @@ pub(crate) struct SimCore {
 impl SimCore {
     /// The fault state of a venue.
     pub(crate) fn faults(&self, venue: Venue) -> &VenueFaults {
-        match venue {
-            Venue::Binance => &self.faults[0],
-            Venue::Kraken => &self.faults[1],
-        }
+        // One state per venue, in `Venue::ALL` order.
+        let i = Venue::ALL.iter().position(|v| *v == venue).unwrap_or(0);
+        &self.faults[i]
     }
 
     /// The market `venue`/`symbol` (unified symbol).
@@ -107,7 +114,7 @@ impl SimCore {
                 }
             }
             Fault::DropConnections { venue: None } => {
-                for v in Venue::ALL {
+                for v in crate::SIMULATED_VENUES {
                     self.faults(v).apply(fault);
                 }
             }
@@ -238,6 +245,46 @@ impl SimHandle {
         format!("ws://{}/kraken/v2", self.addr)
     }
 
+    /// Base URL of the OKX endpoints; append `/ws/v5/business` (tickrec's OKX adapter does).
+    pub fn okx_ws_url(&self) -> String {
+        format!("ws://{}/okx", self.addr)
+    }
+
+    /// Base URL of the OKX REST companion; append `/api/v5/market/history-trades?...`.
+    pub fn okx_rest_url(&self) -> String {
+        format!("http://{}/okx", self.addr)
+    }
+
+    /// URL of the Coinbase Advanced Trade market-data endpoint.
+    pub fn coinbase_ws_url(&self) -> String {
+        format!("ws://{}/coinbase", self.addr)
+    }
+
+    /// Base URL of the Coinbase REST companion; append `/api/v3/brokerage/market/...`.
+    pub fn coinbase_rest_url(&self) -> String {
+        format!("http://{}/coinbase", self.addr)
+    }
+
+    /// Base URL of the Bybit endpoints; append `/v5/public/spot` (tickrec's Bybit adapter does).
+    pub fn bybit_ws_url(&self) -> String {
+        format!("ws://{}/bybit", self.addr)
+    }
+
+    /// Base URL of the Bybit REST companion; append `/v5/market/recent-trade?...`.
+    pub fn bybit_rest_url(&self) -> String {
+        format!("http://{}/bybit", self.addr)
+    }
+
+    /// URL of the Upbit quotation WebSocket.
+    pub fn upbit_ws_url(&self) -> String {
+        format!("ws://{}/upbit/websocket/v1", self.addr)
+    }
+
+    /// Base URL of the Upbit REST companion; append `/v1/trades/ticks?...`.
+    pub fn upbit_rest_url(&self) -> String {
+        format!("http://{}/upbit", self.addr)
+    }
+
     /// Base URL of the Binance REST companion; append `/api/v3/aggTrades?...`.
     pub fn binance_rest_url(&self) -> String {
         format!("http://{}/binance", self.addr)
@@ -328,11 +375,19 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     let mut markets = Vec::with_capacity(cfg.markets.len());
     let mut binance_by_stream = HashMap::new();
     let mut kraken_by_symbol = HashMap::new();
+    let mut okx_by_inst = HashMap::new();
+    let mut upbit_by_code = HashMap::new();
+    let mut bybit_by_symbol = HashMap::new();
+    let mut coinbase_by_product = HashMap::new();
     for (idx, m) in cfg.markets.iter().enumerate() {
         let spec = MarketSpec::new(idx, cfg.seed, m.venue, &m.symbol);
         let clash = match m.venue {
-            Venue::Binance => binance_by_stream.insert(spec.stream.clone(), idx),
             Venue::Kraken => kraken_by_symbol.insert(spec.native.clone(), idx),
+            Venue::Okx => okx_by_inst.insert(spec.native.clone(), idx),
+            Venue::Upbit => upbit_by_code.insert(spec.native.clone(), idx),
+            Venue::Bybit => bybit_by_symbol.insert(spec.native.clone(), idx),
+            Venue::Coinbase => coinbase_by_product.insert(spec.native.clone(), idx),
+            _ => binance_by_stream.insert(spec.stream.clone(), idx),
         };
         if clash.is_some() {
             return Err(SimError::Config(format!(
@@ -350,6 +405,10 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         markets,
         binance_by_stream,
         kraken_by_symbol,
+        okx_by_inst,
+        upbit_by_code,
+        bybit_by_symbol,
+        coinbase_by_product,
         seed: cfg.seed,
         rate: cfg.rate_per_market,
         trades_per_market: cfg.trades_per_market,
@@ -358,10 +417,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         binance_ping: cfg.binance_ping_interval,
         conn_counter: AtomicU64::new(0),
         published: AtomicU64::new(0),
-        faults: [
-            VenueFaults::new(Venue::Binance, Instant::now()),
-            VenueFaults::new(Venue::Kraken, Instant::now()),
-        ],
+        faults: Venue::ALL.map(|v| VenueFaults::new(v, Instant::now())),
         weight: Mutex::new((0, 0)),
         weight_limit: cfg.binance_weight_limit,
     });
@@ -519,6 +575,10 @@ async fn accept_loop(
 pub(crate) enum Route {
     Binance(BinanceRoute),
     Kraken,
+    Okx(okx::Endpoint),
+    Upbit,
+    Bybit,
+    Coinbase,
 }
 
 impl Route {
@@ -526,6 +586,10 @@ impl Route {
         match self {
             Route::Binance(_) => Venue::Binance,
             Route::Kraken => Venue::Kraken,
+            Route::Okx(_) => Venue::Okx,
+            Route::Upbit => Venue::Upbit,
+            Route::Bybit => Venue::Bybit,
+            Route::Coinbase => Venue::Coinbase,
         }
     }
 }
@@ -535,8 +599,16 @@ pub(crate) fn route_of(uri: &Uri) -> Option<Route> {
     if let Some(rest) = path.strip_prefix("/binance") {
         return binance::parse_path(rest, uri.query()).map(Route::Binance);
     }
+    if let Some(rest) = path.strip_prefix("/bybit") {
+        return bybit::is_spot_path(rest).then_some(Route::Bybit);
+    }
+    if let Some(rest) = path.strip_prefix("/okx") {
+        return okx::parse_path(rest).map(Route::Okx);
+    }
     match path {
         "/kraken/v2" | "/kraken/v2/" => Some(Route::Kraken),
+        "/upbit/websocket/v1" | "/upbit/websocket/v1/" => Some(Route::Upbit),
+        "/coinbase" | "/coinbase/" => Some(Route::Coinbase),
         _ => None,
     }
 }
@@ -636,6 +708,10 @@ async fn handle_conn(stream: TcpStream, core: Arc<SimCore>, shutdown: watch::Rec
     match route {
         Some(Route::Binance(r)) => binance::serve(ws, core, r, shutdown).await,
         Some(Route::Kraken) => kraken::serve(ws, core, shutdown).await,
+        Some(Route::Okx(endpoint)) => okx::serve(ws, core, endpoint, shutdown).await,
+        Some(Route::Upbit) => upbit::serve(ws, core, shutdown).await,
+        Some(Route::Bybit) => bybit::serve(ws, core, shutdown).await,
+        Some(Route::Coinbase) => coinbase::serve(ws, core, shutdown).await,
         None => {}
     }
 }

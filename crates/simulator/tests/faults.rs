@@ -208,10 +208,11 @@ async fn kraken_silence_has_no_heartbeats_either() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skipped_trade_ids_jump_on_ws_and_rest_serves_them() {
-    for venue in Venue::ALL {
+    for venue in [Venue::Binance, Venue::Kraken] {
         let symbol = match venue {
             Venue::Binance => BTC_USDT,
             Venue::Kraken => BTC_USD,
+            v => unreachable!("{v} is not simulated"),
         };
         let dir = tempfile::tempdir().unwrap();
         let n = 3000u64;
@@ -221,6 +222,7 @@ async fn skipped_trade_ids_jump_on_ws_and_rest_serves_them() {
         let mut ws = match venue {
             Venue::Binance => binance_trades(&sim).await,
             Venue::Kraken => kraken_trades(&sim, false).await,
+            v => unreachable!("{v} is not simulated"),
         };
         let first = first_trade_id(venue, symbol);
         let mut ids = next_ids(&mut ws, venue, 200).await;
@@ -283,10 +285,12 @@ async fn skipped_trade_ids_jump_on_ws_and_rest_serves_them() {
                     .filter(|t| t.trade_id > a && t.trade_id < b)
                     .collect()
             }
+            v => unreachable!("{v} is not simulated"),
         };
         let hole: Vec<TapeTrade> = match venue {
             Venue::Binance => hole,
             Venue::Kraken => hole.iter().map(normalised).collect(),
+            v => unreachable!("{v} is not simulated"),
         };
         assert_eq!(served, hole, "{venue}");
         sim.shutdown().await.unwrap();
@@ -295,11 +299,12 @@ async fn skipped_trade_ids_jump_on_ws_and_rest_serves_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_and_reorders_are_visible_and_lose_nothing() {
-    for venue in Venue::ALL {
+    for venue in [Venue::Binance, Venue::Kraken] {
         let sim = start(both(1000.0)).await.unwrap();
         let mut ws = match venue {
             Venue::Binance => binance_trades(&sim).await,
             Venue::Kraken => kraken_trades(&sim, false).await,
+            v => unreachable!("{v} is not simulated"),
         };
         next_ids(&mut ws, venue, 20).await;
         sim.inject(Fault::Duplicate { venue, count: 3 }).unwrap();
@@ -338,11 +343,12 @@ async fn duplicates_and_reorders_are_visible_and_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_are_interleaved_and_extra() {
-    for venue in Venue::ALL {
+    for venue in [Venue::Binance, Venue::Kraken] {
         let sim = start(both(1000.0)).await.unwrap();
         let mut ws = match venue {
             Venue::Binance => binance_trades(&sim).await,
             Venue::Kraken => kraken_trades(&sim, false).await,
+            v => unreachable!("{v} is not simulated"),
         };
         next_ids(&mut ws, venue, 20).await;
         sim.inject(Fault::Malformed { venue, count: 3 }).unwrap();
@@ -467,10 +473,11 @@ async fn refused_connections_get_429_until_the_window_ends() {
 /// A burst keeps every trade and the tape's content; its timestamps are compressed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_publishes_fast_and_stays_exact() {
-    for venue in Venue::ALL {
+    for venue in [Venue::Binance, Venue::Kraken] {
         let symbol = match venue {
             Venue::Binance => BTC_USDT,
             Venue::Kraken => BTC_USD,
+            v => unreachable!("{v} is not simulated"),
         };
         let dir = tempfile::tempdir().unwrap();
         let n = 25_000u64;
@@ -481,6 +488,7 @@ async fn burst_publishes_fast_and_stays_exact() {
         let mut ws = match venue {
             Venue::Binance => binance_trades(&sim).await,
             Venue::Kraken => kraken_trades(&sim, false).await,
+            v => unreachable!("{v} is not simulated"),
         };
         let first = first_trade_id(venue, symbol);
         let mut ids = next_ids(&mut ws, venue, 200).await;
@@ -548,10 +556,12 @@ async fn burst_publishes_fast_and_stays_exact() {
                 }
                 all
             }
+            v => unreachable!("{v} is not simulated"),
         };
         let gt: Vec<TapeTrade> = match venue {
             Venue::Binance => gt,
             Venue::Kraken => gt.iter().map(normalised).collect(),
+            v => unreachable!("{v} is not simulated"),
         };
         assert_eq!(rest, gt, "{venue}");
         sim.shutdown().await.unwrap();

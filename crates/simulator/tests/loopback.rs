@@ -669,10 +669,11 @@ async fn immediate_tape_is_shared_by_all_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "performance check; run in release"]
 async fn throughput_200k_per_second() {
-    for venue in Venue::ALL {
+    for venue in [Venue::Binance, Venue::Kraken] {
         let symbol = match venue {
             Venue::Binance => "BTC/USDT",
             Venue::Kraken => "BTC/USD",
+            v => unreachable!("{v} is not simulated"),
         };
         let dir = tempfile::tempdir().unwrap();
         let n = 600_000;
@@ -690,12 +691,14 @@ async fn throughput_200k_per_second() {
                 .await;
                 ws
             }
+            v => unreachable!("{v} is not simulated"),
         };
         let first = first_trade_id(venue, symbol);
         let mut next = first;
         let id_key = match venue {
             Venue::Binance => "\"t\":",
             Venue::Kraken => "\"trade_id\":",
+            v => unreachable!("{v} is not simulated"),
         };
         while next < first + n {
             let raw = next_text(&mut ws).await;

@@ -133,12 +133,45 @@ fn parse_bench(runs: usize) -> anyhow::Result<()> {
         r#"{{"channel":"trade","type":"update","data":[{}]}}"#,
         (1..=10).map(kraken_trade).collect::<Vec<_>>().join(",")
     );
+    let coinbase = adapter_for(
+        Venue::Coinbase,
+        &[sub("ETH/USD", vec![Channel::Trades, Channel::Bbo])],
+    )?;
+    let okx = adapter_for(Venue::Okx, &[sub("BTC/USDT", vec![Channel::Trades])])?;
+    let okx_bbo = adapter_for(Venue::Okx, &[sub("BTC/USDT", vec![Channel::Bbo])])?;
+    let bybit = adapter_for(
+        Venue::Bybit,
+        &[sub("BTC/USDT", vec![Channel::Trades, Channel::Bbo])],
+    )?;
+    let upbit = adapter_for(
+        Venue::Upbit,
+        &[sub("BTC/KRW", vec![Channel::Trades, Channel::Bbo])],
+    )?;
+    let upbit_book = format!(
+        r#"{{"type":"orderbook","code":"KRW-BTC","timestamp":1746601573804,"total_ask_size":4.79158413,"total_bid_size":2.65609625,"orderbook_units":[{}],"stream_type":"REALTIME","level":0}}"#,
+        (0..15)
+            .map(|i| format!(
+                r#"{{"ask_price":{},"bid_price":{},"ask_size":0.10623869,"bid_size":0.03656812}}"#,
+                137_002_000 + i * 1000,
+                137_001_000 - i * 1000
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let cases: Vec<(&str, &dyn tickrec_venues::VenueAdapter, String, usize)> = vec![
         ("binance trade", binance.as_ref(), r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1757522615939,"s":"BTCUSDT","t":5225367649,"p":"113747.89000000","q":"0.00060000","T":1757522615939,"m":true,"M":true}}"#.to_string(), 1),
         ("binance aggTrade", binance.as_ref(), r#"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1616176861895,"s":"BTCUSDT","a":640283266,"p":"58942.01000000","q":"0.00035600","f":716849523,"l":716849523,"T":1616176861893,"m":false,"M":true}}"#.to_string(), 1),
         ("binance bookTicker", binance.as_ref(), r#"{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}"#.to_string(), 1),
         ("kraken trade (1 per frame)", kraken.as_ref(), kraken_one, 1),
         ("kraken trade (10 per frame)", kraken.as_ref(), kraken_ten, 10),
+        ("coinbase market_trades (2 per frame)", coinbase.as_ref(), r#"{"channel":"market_trades","client_id":"","timestamp":"2026-09-30T01:41:27.834Z","sequence_num":5,"events":[{"type":"update","trades":[{"product_id":"ETH-USD","trade_id":"846149798","price":"2668.35","size":"0.03710506","time":"2026-09-30T01:41:25.375232Z","side":"SELL"},{"product_id":"ETH-USD","trade_id":"846149799","price":"2668.36","size":"1","time":"2026-09-30T01:41:25.375232Z","side":"BUY"}]}]}"#.to_string(), 2),
+        ("coinbase ticker", coinbase.as_ref(), r#"{"channel":"ticker","client_id":"","timestamp":"2023-02-09T20:30:37.167359596Z","sequence_num":5,"events":[{"type":"update","tickers":[{"type":"ticker","product_id":"ETH-USD","price":"21932.98","volume_24_h":"16038.28770938","low_24_h":"21835.29","high_24_h":"23011.18","low_52_w":"15460","high_52_w":"48240","price_percent_chg_24_h":"-4.15775596190603","best_bid":"21931.98","best_bid_quantity":"8000.21","best_ask":"21933.98","best_ask_quantity":"8038.07770938"}]}]}"#.to_string(), 1),
+        ("okx trades-all", okx.as_ref(), r#"{"arg":{"channel":"trades-all","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"338476307","px":"30236","sz":"0.0002","side":"buy","ts":"1652459224818","source":"0"}]}"#.to_string(), 1),
+        ("okx bbo-tbt", okx_bbo.as_ref(), r#"{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["30243.5","1.44679","0","6"]],"bids":[["30243.4","0.0012029","0","1"]],"ts":"1670324386802","seqId":363996337}]}"#.to_string(), 1),
+        ("bybit publicTrade", bybit.as_ref(), r#"{"topic":"publicTrade.BTCUSDT","ts":1761583474344,"type":"snapshot","data":[{"i":"2290000000923750370","T":1761583474343,"p":"115440.7","v":"0.00903","S":"Buy","seq":89200463112,"s":"BTCUSDT","BT":false,"RPI":false}]}"#.to_string(), 1),
+        ("bybit orderbook.1", bybit.as_ref(), r#"{"topic":"orderbook.1.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[["75848.74","0.067669"]],"a":[["75848.75","0.747137"]],"u":2876700,"seq":47474967795},"cts":1731035685323}"#.to_string(), 1),
+        ("upbit trade (binary)", upbit.as_ref(), r#"{"type":"trade","code":"KRW-BTC","timestamp":1730336862082,"trade_date":"2024-10-31","trade_time":"01:07:42","trade_timestamp":1730336862047,"trade_price":100473000.00000000,"trade_volume":8.428e-05,"ask_bid":"BID","prev_closing_price":100571000.00000000,"change":"FALL","change_price":98000.00000000,"sequential_id":17303368620470000,"best_ask_price":100473000,"best_ask_size":0.43139478,"best_bid_price":100465000,"best_bid_size":0.01990656,"stream_type":"REALTIME"}"#.to_string(), 1),
+        ("upbit orderbook, 15 units (binary)", upbit.as_ref(), upbit_book, 1),
     ];
     println!("| parser | ns/frame | ns/event | frames/s (one core) |");
     println!("|---|---:|---:|---:|");
@@ -150,7 +183,13 @@ fn parse_bench(runs: usize) -> anyhow::Result<()> {
             let t = Instant::now();
             for _ in 0..iters {
                 out.clear();
-                let k = adapter.parse(Frame::Text(&frame), 1, &mut out);
+                // Upbit sends JSON in binary frames; the others in text frames.
+                let f = if adapter.venue() == Venue::Upbit {
+                    Frame::Binary(frame.as_bytes())
+                } else {
+                    Frame::Text(&frame)
+                };
+                let k = adapter.parse(f, 1, &mut out);
                 std::hint::black_box(&k);
             }
             samples.push(t.elapsed().as_nanos() as f64 / f64::from(iters));

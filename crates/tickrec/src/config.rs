@@ -115,11 +115,13 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MarketConfig {
-    /// Venue: `binance` or `kraken`.
+    /// Venue: `binance`, `kraken`, `coinbase`, `okx`, `bybit` or `upbit` (`tickrec venues`).
     pub venue: Venue,
-    /// Unified symbols, `BASE/QUOTE` (e.g. `BTC/USDT`).
+    /// Unified symbols: `BASE/QUOTE` for spot (`BTC/USDT`, `BTC/KRW`), `BASE/QUOTE:SETTLE` for
+    /// perpetual swaps (`BTC/USDT:USDT`).
     pub symbols: Vec<String>,
     /// Channels: `trades`, `agg_trades` (Binance), `bbo`, `candles_1m` … Default: `["trades"]`.
+    /// Venues serve different sets; `tickrec venues` lists them.
     #[serde(default = "default_channels")]
     pub channels: Vec<Channel>,
     /// WebSocket endpoint override (simulator, testnet, regional endpoint, proxy). `ws://` or `wss://`.
@@ -379,6 +381,52 @@ mod tests {
         assert!(r.expect("postgres example").postgres.is_some());
         #[cfg(not(feature = "postgres"))]
         assert!(r.unwrap_err().to_string().contains("--features postgres"));
+    }
+
+    #[test]
+    fn every_venue_is_configurable_and_bad_combinations_are_clear() {
+        let cfg = Config::parse(
+            r#"
+[[markets]]
+venue = "coinbase"
+symbols = ["BTC/USD"]
+channels = ["trades", "bbo", "candles_5m"]
+[[markets]]
+venue = "okx"
+symbols = ["BTC/USDT", "BTC/USDT:USDT"]
+channels = ["trades", "candles_1m"]
+[[markets]]
+venue = "okx"
+symbols = ["BTC/USDT"]
+channels = ["bbo"]
+[[markets]]
+venue = "bybit"
+symbols = ["BTC/USDT"]
+channels = ["trades", "bbo", "candles_1m"]
+[[markets]]
+venue = "bybit"
+symbols = ["BTC/USDT:USDT"]
+[[markets]]
+venue = "upbit"
+symbols = ["BTC/KRW"]
+channels = ["trades", "bbo"]
+"#,
+        )
+        .expect("six venues");
+        assert_eq!(cfg.markets.len(), 6);
+        let err = |toml: &str| Config::parse(toml).unwrap_err().to_string();
+        let e = err("[[markets]]\nvenue = \"okx\"\nsymbols = [\"BTC/USDT\"]\nchannels = [\"trades\", \"bbo\"]\n");
+        assert!(
+            e.contains("/ws/v5/public") && e.contains("separate [[markets]]"),
+            "{e}"
+        );
+        let e =
+            err("[[markets]]\nvenue = \"bybit\"\nsymbols = [\"BTC/USDT\", \"ETH/USDT:USDT\"]\n");
+        assert!(e.contains("different sockets"), "{e}");
+        let e = err("[[markets]]\nvenue = \"upbit\"\nsymbols = [\"BTC/USDT:USDT\"]\n");
+        assert!(e.contains("spot markets only"), "{e}");
+        let e = err("[[markets]]\nvenue = \"coinbase\"\nsymbols = [\"BTC/USD\"]\nchannels = [\"candles_1m\"]\n");
+        assert!(e.contains("candles_5m"), "{e}");
     }
 
     #[test]

@@ -164,8 +164,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Venues => {
-            println!("binance  trades, agg_trades, bbo, candles_<1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w>   wss://stream.binance.com:9443");
-            println!("kraken   trades, bbo, candles_<1m|5m|15m|30m|1h|4h|1d|1w|15d>                           wss://ws.kraken.com/v2");
+            for v in tickrec_model::Venue::ALL {
+                let info = tickrec_venues::describe(v);
+                println!("{v}");
+                println!("  channels:   {}", info.channels);
+                println!("  symbols:    {}", info.symbols);
+                println!("  websocket:  {}", info.ws_url);
+                println!("  rest:       {}", info.rest_url);
+                println!("  gaps:       {}", info.gap_repair);
+            }
             Ok(())
         }
         Command::Migrate => {

@@ -24,7 +24,8 @@ pub struct SimulateArgs {
     /// Stop each market's tape after this many trades (default: never).
     #[arg(long)]
     pub trades: Option<u64>,
-    /// Markets as venue:SYMBOL, repeatable (default: binance and kraken, BTC/USDT and ETH/USDT).
+    /// Markets as venue:SYMBOL, repeatable (default: binance and kraken, BTC/USDT and ETH/USDT;
+    /// coinbase, okx, bybit and upbit are simulated for trades).
     #[arg(long = "market")]
     pub markets: Vec<String>,
     /// Write every published trade to this CSV file.
@@ -99,6 +100,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 "kraken_ws_url": handle.kraken_ws_url(),
                 "binance_rest_url": handle.binance_rest_url(),
                 "kraken_rest_url": handle.kraken_rest_url(),
+                "coinbase_ws_url": handle.coinbase_ws_url(),
+                "coinbase_rest_url": handle.coinbase_rest_url(),
+                "okx_ws_url": handle.okx_ws_url(),
+                "okx_rest_url": handle.okx_rest_url(),
+                "bybit_ws_url": handle.bybit_ws_url(),
+                "bybit_rest_url": handle.bybit_rest_url(),
+                "upbit_ws_url": handle.upbit_ws_url(),
+                "upbit_rest_url": handle.upbit_rest_url(),
             })
         );
         crate::app::shutdown_signal().await;

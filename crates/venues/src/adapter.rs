@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tickrec_model::{Channel, Event, Reject, RejectReason, Venue};
 
-use crate::{binance, kraken, VenueError};
+use crate::{binance, bybit, coinbase, kraken, okx, upbit, VenueError};
 
 /// Frames larger than this become `oversized` reject rows (the socket itself accepts more, so one
 /// bad frame does not kill the connection).
@@ -72,6 +72,14 @@ pub enum FrameKind {
     ServerShutdown,
     /// The frame (or all of it) became reject rows.
     Rejected,
+    /// The venue's connection-wide message counter jumped: messages were lost. The frame's own
+    /// events were appended; the supervisor reconnects (and trade gaps are then backfilled).
+    SequenceGap {
+        /// The counter value that was due.
+        expected: u64,
+        /// The value received.
+        received: u64,
+    },
 }
 
 /// How the client keeps the connection alive.
@@ -108,6 +116,9 @@ pub trait VenueAdapter: Send + Sync {
     fn default_rest_url(&self) -> &'static str;
     /// The URL to connect to, given the configured base (Binance puts streams in the URL).
     fn connect_url(&self, base: &str) -> String;
+    /// Called once per new connection, before the subscribe messages: resets per-connection
+    /// parser state (Coinbase's `sequence_num` starts afresh on every connection).
+    fn on_connect(&self) {}
     /// Messages to send right after connecting.
     fn subscribe_messages(&self) -> Vec<String>;
     /// How many acknowledgements confirm the whole subscription (0: the handshake confirms it).
@@ -138,6 +149,10 @@ pub fn adapter_for(
     Ok(match venue {
         Venue::Binance => Box::new(binance::BinanceAdapter::new(markets)?),
         Venue::Kraken => Box::new(kraken::KrakenAdapter::new(markets)?),
+        Venue::Okx => Box::new(okx::OkxAdapter::new(markets)?),
+        Venue::Upbit => Box::new(upbit::UpbitAdapter::new(markets)?),
+        Venue::Bybit => Box::new(bybit::BybitAdapter::new(markets)?),
+        Venue::Coinbase => Box::new(coinbase::CoinbaseAdapter::new(markets)?),
     })
 }
 
@@ -201,7 +216,7 @@ pub trait BackfillCursor: Send {
     fn missing(&self) -> u64;
 }
 
-/// A gap of trade ids to repair.
+/// A gap of trade ids (or, where ids are not contiguous, a window of time) to repair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TradeGap {
     /// Unified symbol.
@@ -214,4 +229,8 @@ pub struct TradeGap {
     pub to: u64,
     /// Exchange time of the last trade before the gap, µs (venues that page by time need it).
     pub after_ts_us: i64,
+    /// Exchange time of the first trade after the gap, µs (0 when unknown). On venues whose
+    /// trade ids are not contiguous (Upbit, Bybit) a gap is this time window, `from == to == 0`
+    /// and it counts as one unit: repaired when REST reached back past `after_ts_us`.
+    pub before_ts_us: i64,
 }

@@ -40,4 +40,22 @@ pub enum VenueError {
         /// Venue.
         venue: Venue,
     },
+    /// A well-formed symbol the venue cannot serve in that form.
+    #[error("{venue}: symbol `{symbol}` is not available: {why}")]
+    UnsupportedSymbol {
+        /// Venue.
+        venue: Venue,
+        /// The symbol given.
+        symbol: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// The channels of one connection live on different endpoints of the venue.
+    #[error("{venue}: {detail}; configure them as separate [[markets]] entries")]
+    SplitConnection {
+        /// Venue.
+        venue: Venue,
+        /// Which channels go where.
+        detail: &'static str,
+    },
 }

@@ -13,16 +13,24 @@
 //! - `tests.rs` — golden tests on real frames.
 //!
 //! Shared pieces: [`adapter`] (the trait and frame classification), [`validate`] (price/qty/time
-//! checks and reject builders), [`error`].
+//! checks and reject builders), [`unified`] (the unified symbol forms), [`catalog`] (what each
+//! venue offers), [`error`].
 
 pub mod adapter;
 pub mod binance;
+pub mod bybit;
+pub mod catalog;
+pub mod coinbase;
 pub mod error;
 pub mod kraken;
+pub mod okx;
+pub mod unified;
+pub mod upbit;
 pub mod validate;
 
 pub use adapter::{
     adapter_for, BackfillCursor, ClientPing, Frame, FrameKind, HeartbeatRules, MarketSub,
     SubRejection, TradeGap, VenueAdapter, DEFAULT_MAX_FRAME_BYTES,
 };
+pub use catalog::{describe, VenueInfo};
 pub use error::VenueError;

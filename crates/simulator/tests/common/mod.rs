@@ -286,6 +286,7 @@ pub fn ids_in(raw: &str, venue: Venue) -> Vec<u64> {
     let key = match venue {
         Venue::Binance => "\"t\":",
         Venue::Kraken => "\"trade_id\":",
+        v => unreachable!("{v} is not simulated"),
     };
     raw.split(key)
         .skip(1)

@@ -212,6 +212,7 @@ mod tests {
             from: 10,
             to: 12,
             after_ts_us: 0,
+            before_ts_us: 0,
         };
         let mut c = BinanceBackfill::new(&gap, "http://h/binance", "BTCUSDT".into());
         assert_eq!(

@@ -227,6 +227,7 @@ mod tests {
             from: 61_044_953,
             to: 61_044_953,
             after_ts_us: 1_688_669_597_827_736,
+            before_ts_us: 0,
         };
         let mut c = KrakenBackfill::new(&gap, "http://h/kraken");
         assert_eq!(

@@ -1,0 +1,279 @@
+//! Bybit v5 public spot WebSocket (`/bybit/v5/public/spot`, protocols.md §6): one acknowledgement
+//! per `subscribe` request echoing `req_id`, more than 10 topics refused as a whole (`args size
+//! >10`), a duplicate topic refused (`already subscribed`), `{"op":"ping"}` answered with the
+//! spot pong (`"ret_msg":"pong","op":"ping"`), `publicTrade.<SYMBOL>` pushes carrying every trade
+//! of a driver tick. Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
+//! companion (`rest.rs`) serves `recent-trade` — the last 60 trades only.
+
+pub(crate) mod rest;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tickrec_model::Venue;
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::{broadcast, watch};
+use tokio::time::MissedTickBehavior;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::faults::ConnFaults;
+use crate::format::{push_i64, push_json_str, push_u64};
+use crate::market::{Batch, MarketSpec};
+use crate::server::{close, send_all, stay_silent, stopped, Interrupt, SimCore};
+use crate::tape::{push_price, push_qty, RawTrade};
+
+/// Topics Bybit spot accepts per request.
+const MAX_SPOT_ARGS: usize = 10;
+
+/// Bybit's trade id of a tape trade: unique, increasing, with holes.
+pub fn trade_id(tape_id: u64) -> u64 {
+    2_100_000_000_000_000_000 + tape_id * 3
+}
+
+/// The fields of one trade shared by WebSocket and REST, with the venue's names passed in.
+fn push_trade(s: &mut String, spec: &MarketSpec, t: &RawTrade) {
+    s.push_str(r#"{"i":""#);
+    push_u64(s, trade_id(t.trade_id));
+    s.push_str(r#"","T":"#);
+    push_i64(s, t.ts_us.div_euclid(1000));
+    s.push_str(r#","p":""#);
+    push_price(s, &spec.profile, t.price);
+    s.push_str(r#"","v":""#);
+    push_qty(s, Venue::Bybit, u128::from(t.qty));
+    s.push_str(if t.sell {
+        r#"","S":"Sell","s":"#
+    } else {
+        r#"","S":"Buy","s":"#
+    });
+    push_json_str(s, &spec.native);
+    s.push_str(r#","BT":false,"RPI":false}"#);
+}
+
+fn trades_push(spec: &MarketSpec, trades: &[RawTrade], now_ms: i64) -> String {
+    let mut s = String::with_capacity(96 + trades.len() * 140);
+    s.push_str(r#"{"topic":"publicTrade."#);
+    s.push_str(&spec.native);
+    s.push_str(r#"","ts":"#);
+    push_i64(&mut s, now_ms);
+    s.push_str(r#","type":"snapshot","data":["#);
+    for (i, t) in trades.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_trade(&mut s, spec, t);
+    }
+    s.push_str("]}");
+    s
+}
+
+fn reply(success: bool, ret_msg: &str, req_id: Option<&str>, op: &str, conn_id: &str) -> Message {
+    let mut s = String::from(r#"{"success":"#);
+    s.push_str(if success { "true" } else { "false" });
+    s.push_str(r#","ret_msg":"#);
+    push_json_str(&mut s, ret_msg);
+    s.push_str(r#","conn_id":"#);
+    push_json_str(&mut s, conn_id);
+    if let Some(r) = req_id {
+        s.push_str(r#","req_id":"#);
+        push_json_str(&mut s, r);
+    }
+    s.push_str(r#","op":"#);
+    push_json_str(&mut s, op);
+    s.push('}');
+    Message::text(s)
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    subs: BTreeMap<usize, broadcast::Receiver<Arc<Batch>>>,
+    conn_id: String,
+    lagged: Option<u64>,
+}
+
+impl Conn {
+    fn handle_text(&mut self, core: &SimCore, text: &str, out: &mut Vec<Message>) {
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            out.push(reply(false, "error:invalid json", None, "", &self.conn_id));
+            return;
+        };
+        let req_id = v.get("req_id").and_then(Value::as_str);
+        let op = v.get("op").and_then(Value::as_str).unwrap_or("");
+        match op {
+            "ping" => out.push(reply(true, "pong", req_id, "ping", &self.conn_id)),
+            "subscribe" => self.subscribe(core, &v, req_id, out),
+            other => out.push(reply(
+                false,
+                &format!("error:unknown op {other}"),
+                req_id,
+                other,
+                &self.conn_id,
+            )),
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        core: &SimCore,
+        v: &Value,
+        req_id: Option<&str>,
+        out: &mut Vec<Message>,
+    ) {
+        let args: Vec<&str> = v
+            .get("args")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let refuse = |out: &mut Vec<Message>, msg: &str, conn: &str| {
+            out.push(reply(false, msg, req_id, "subscribe", conn));
+        };
+        if args.len() > MAX_SPOT_ARGS {
+            return refuse(out, &format!("args size >{MAX_SPOT_ARGS}"), &self.conn_id);
+        }
+        if core.faults(Venue::Bybit).take_reject() {
+            return refuse(out, "error:service busy", &self.conn_id);
+        }
+        let mut wanted = Vec::new();
+        for topic in &args {
+            let idx = topic
+                .strip_prefix("publicTrade.")
+                .and_then(|s| core.bybit_by_symbol.get(s));
+            match idx {
+                Some(&idx) if self.subs.contains_key(&idx) => {
+                    return refuse(
+                        out,
+                        &format!("error:already subscribed,topic:{topic}"),
+                        &self.conn_id,
+                    )
+                }
+                Some(&idx) => wanted.push(idx),
+                None => return refuse(out, &format!("Invalid symbol :[{topic}]"), &self.conn_id),
+            }
+        }
+        for idx in wanted {
+            let market = &core.markets[idx];
+            let guard = market.lock();
+            self.subs.insert(idx, market.subscribe(&guard));
+            drop(guard);
+            market.request_start();
+        }
+        out.push(reply(true, "subscribe", req_id, "subscribe", &self.conn_id));
+    }
+
+    fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        let now_ms = tickrec_model::now_us() / 1000;
+        for (&idx, rx) in &mut self.subs {
+            let spec = &core.markets[idx].spec;
+            loop {
+                match rx.try_recv() {
+                    Ok(b) => {
+                        let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
+                        for chunk in trades.chunks(1024) {
+                            out.push(Message::text(trades_push(spec, chunk, now_ms)));
+                        }
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    Err(TryRecvError::Lagged(n)) => {
+                        self.lagged = Some(n);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serves one Bybit connection until the client leaves or the simulator stops.
+pub(crate) async fn serve(
+    ws: WebSocketStream<TcpStream>,
+    core: Arc<SimCore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut sink, mut source) = ws.split();
+    let n = core.conn_counter.fetch_add(1, Ordering::Relaxed);
+    let faults = core.faults(Venue::Bybit);
+    let mut drops = faults.drops();
+    let mut conn_faults = ConnFaults::default();
+    let mut conn = Conn {
+        conn_id: format!("{:016x}", crate::tape::mix(core.seed ^ n)),
+        ..Conn::default()
+    };
+    let mut out: Vec<Message> = Vec::new();
+    let mut data: Vec<Message> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        if faults.silent_until().is_some() {
+            let discard = || {
+                conn.drain(&core, &mut data);
+                data.clear();
+            };
+            match stay_silent(faults, &mut shutdown, &mut drops, discard).await {
+                Some(Interrupt::Shutdown) => {
+                    close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                    break;
+                }
+                Some(Interrupt::Dropped) => break,
+                None => conn.lagged = None,
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = send_all(&mut sink, &mut out).await {
+                tracing::debug!(error = %e, "bybit connection write error");
+                break;
+            }
+        }
+        if let Some(n) = conn.lagged {
+            tracing::warn!(skipped = n, "bybit client too slow; disconnecting");
+            close(&mut sink, CloseCode::Policy, "slow consumer").await;
+            break;
+        }
+        tokio::select! {
+            _ = stopped(&mut shutdown) => {
+                close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                break;
+            }
+            Ok(()) = drops.changed() => {
+                tracing::debug!("bybit connection dropped (fault)");
+                break;
+            }
+            msg = source.next() => match msg {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "bybit connection read error");
+                    break;
+                }
+                Some(Ok(Message::Text(t))) => conn.handle_text(&core, t.as_str(), &mut out),
+                Some(Ok(Message::Binary(b))) => {
+                    conn.handle_text(&core, &String::from_utf8_lossy(&b), &mut out);
+                }
+                Some(Ok(Message::Ping(_))) => {
+                    if futures_util::SinkExt::flush(&mut sink).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) => {
+                    let _ = futures_util::SinkExt::flush(&mut sink).await;
+                    break;
+                }
+            },
+            _ = tick.tick(), if !conn.subs.is_empty() => {
+                conn.drain(&core, &mut data);
+                faults.mangle(&mut data, &mut conn_faults);
+                out.append(&mut data);
+            }
+        }
+    }
+}
+
+/// `/v5/public/spot` after `/bybit`.
+pub(crate) fn is_spot_path(rest: &str) -> bool {
+    rest.trim_end_matches('/') == "/v5/public/spot"
+}

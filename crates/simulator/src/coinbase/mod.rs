@@ -1,0 +1,284 @@
+//! Coinbase Advanced Trade market data (`/coinbase`, protocols.md §4B): one channel per
+//! `subscribe` message, each confirmed by a `subscriptions` message; `market_trades` opens with a
+//! snapshot of the recent trades (newest first) then batched updates; `heartbeats` once per
+//! heartbeat interval; every message carries the connection-wide `sequence_num` (from 0,
+//! acknowledgements and heartbeats included); refusals are `{"type":"error","message":"failure
+//! to subscribe"}`. The REST companion (`rest.rs`) serves the public market `ticker` trades.
+
+pub(crate) mod rest;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tickrec_model::{now_us, Venue};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::{broadcast, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::faults::ConnFaults;
+use crate::format::{push_json_str, push_u64, Rfc3339};
+use crate::market::{Batch, MarketSpec};
+use crate::server::{close, send_all, stay_silent, stopped, Interrupt, SimCore};
+use crate::tape::{push_price, push_qty, RawTrade};
+
+/// One trade object (WebSocket and REST), taker side as `BUY`/`SELL`.
+pub(crate) fn push_trade(s: &mut String, spec: &MarketSpec, t: &RawTrade, ts: &mut Rfc3339) {
+    s.push_str(r#"{"trade_id":""#);
+    push_u64(s, t.trade_id);
+    s.push_str(r#"","product_id":"#);
+    push_json_str(s, &spec.native);
+    s.push_str(r#","price":""#);
+    push_price(s, &spec.profile, t.price);
+    s.push_str(r#"","size":""#);
+    push_qty(s, Venue::Coinbase, u128::from(t.qty));
+    s.push_str(r#"","time":""#);
+    ts.push_us(s, t.ts_us);
+    s.push_str(if t.sell {
+        r#"","side":"SELL"}"#
+    } else {
+        r#"","side":"BUY"}"#
+    });
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    subs: BTreeMap<usize, broadcast::Receiver<Arc<Batch>>>,
+    heartbeats: bool,
+    seq: u64,
+    counter: u64,
+    ts: Rfc3339,
+    lagged: Option<u64>,
+}
+
+impl Conn {
+    /// A message of `channel` with the next sequence number around `events` (a JSON array text).
+    fn message(&mut self, channel: &str, events: &str) -> Message {
+        let mut s = String::with_capacity(96 + events.len());
+        s.push_str(r#"{"channel":""#);
+        s.push_str(channel);
+        s.push_str(r#"","client_id":"","timestamp":""#);
+        self.ts.push_us(&mut s, now_us());
+        s.push_str(r#"","sequence_num":"#);
+        push_u64(&mut s, self.seq);
+        self.seq += 1;
+        s.push_str(r#","events":"#);
+        s.push_str(events);
+        s.push('}');
+        Message::text(s)
+    }
+
+    fn trades_message<'a>(
+        &mut self,
+        kind: &str,
+        spec: &MarketSpec,
+        trades: impl Iterator<Item = &'a RawTrade>,
+    ) -> Message {
+        let mut ev = String::with_capacity(512);
+        ev.push_str(r#"[{"type":""#);
+        ev.push_str(kind);
+        ev.push_str(r#"","trades":["#);
+        for (i, t) in trades.enumerate() {
+            if i > 0 {
+                ev.push(',');
+            }
+            push_trade(&mut ev, spec, t, &mut self.ts);
+        }
+        ev.push_str("]}]");
+        self.message("market_trades", &ev)
+    }
+
+    fn handle_text(&mut self, core: &SimCore, text: &str, out: &mut Vec<Message>) {
+        let failure = |out: &mut Vec<Message>| {
+            out.push(Message::text(
+                r#"{"type":"error","message":"failure to subscribe"}"#,
+            ));
+        };
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            return failure(out);
+        };
+        if v.get("type").and_then(Value::as_str) != Some("subscribe") {
+            return failure(out);
+        }
+        if core.faults(Venue::Coinbase).take_reject() {
+            return failure(out);
+        }
+        match v.get("channel").and_then(Value::as_str) {
+            Some("heartbeats") => {
+                self.heartbeats = true;
+                let ack = self.message(
+                    "subscriptions",
+                    r#"[{"subscriptions":{"heartbeats":["heartbeats"]}}]"#,
+                );
+                out.push(ack);
+            }
+            Some("market_trades") => {
+                let ids: Vec<&str> = v
+                    .get("product_ids")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let idxs: Option<Vec<usize>> = ids
+                    .iter()
+                    .map(|id| core.coinbase_by_product.get(*id).copied())
+                    .collect();
+                let Some(idxs) = idxs.filter(|i| !i.is_empty()) else {
+                    return failure(out);
+                };
+                let mut listed = String::new();
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        listed.push(',');
+                    }
+                    push_json_str(&mut listed, id);
+                }
+                let ack = self.message(
+                    "subscriptions",
+                    &format!(r#"[{{"subscriptions":{{"market_trades":[{listed}]}}}}]"#),
+                );
+                out.push(ack);
+                for idx in idxs {
+                    let market = &core.markets[idx];
+                    let spec = &market.spec;
+                    if self.subs.contains_key(&idx) {
+                        continue;
+                    }
+                    let guard = market.lock();
+                    let rx = market.subscribe(&guard);
+                    // The snapshot lists recent trades newest first, as Coinbase does.
+                    let snap = self.trades_message("snapshot", spec, guard.recent.iter().rev());
+                    drop(guard);
+                    self.subs.insert(idx, rx);
+                    out.push(snap);
+                    market.request_start();
+                }
+            }
+            _ => failure(out),
+        }
+    }
+
+    fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        let idxs: Vec<usize> = self.subs.keys().copied().collect();
+        for idx in idxs {
+            let spec = &core.markets[idx].spec;
+            while let Some(rx) = self.subs.get_mut(&idx) {
+                match rx.try_recv() {
+                    Ok(b) => {
+                        let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
+                        for chunk in trades.chunks(100) {
+                            let m = self.trades_message("update", spec, chunk.iter());
+                            out.push(m);
+                        }
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    Err(TryRecvError::Lagged(n)) => {
+                        self.lagged = Some(n);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn heartbeat(&mut self) -> Message {
+        self.counter += 1;
+        let mut ev = String::from(r#"[{"current_time":""#);
+        self.ts.push_us(&mut ev, now_us());
+        ev.push_str(r#"","heartbeat_counter":"#);
+        push_u64(&mut ev, self.counter);
+        ev.push_str("}]");
+        self.message("heartbeats", &ev)
+    }
+}
+
+/// Serves one Coinbase connection until the client leaves or the simulator stops.
+pub(crate) async fn serve(
+    ws: WebSocketStream<TcpStream>,
+    core: Arc<SimCore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut sink, mut source) = ws.split();
+    let faults = core.faults(Venue::Coinbase);
+    let mut drops = faults.drops();
+    let mut conn_faults = ConnFaults::default();
+    let mut conn = Conn::default();
+    let mut out: Vec<Message> = Vec::new();
+    let mut data: Vec<Message> = Vec::new();
+    let mut last_heartbeat = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        if faults.silent_until().is_some() {
+            let discard = || {
+                conn.drain(&core, &mut data);
+                data.clear();
+            };
+            match stay_silent(faults, &mut shutdown, &mut drops, discard).await {
+                Some(Interrupt::Shutdown) => {
+                    close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                    break;
+                }
+                Some(Interrupt::Dropped) => break,
+                None => conn.lagged = None,
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = send_all(&mut sink, &mut out).await {
+                tracing::debug!(error = %e, "coinbase connection write error");
+                break;
+            }
+        }
+        if let Some(n) = conn.lagged {
+            tracing::warn!(skipped = n, "coinbase client too slow; disconnecting");
+            close(&mut sink, CloseCode::Policy, "slow consumer").await;
+            break;
+        }
+        tokio::select! {
+            _ = stopped(&mut shutdown) => {
+                close(&mut sink, CloseCode::Away, "simulator shutting down").await;
+                break;
+            }
+            Ok(()) = drops.changed() => {
+                tracing::debug!("coinbase connection dropped (fault)");
+                break;
+            }
+            msg = source.next() => match msg {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "coinbase connection read error");
+                    break;
+                }
+                Some(Ok(Message::Text(t))) => conn.handle_text(&core, t.as_str(), &mut out),
+                Some(Ok(Message::Binary(b))) => {
+                    conn.handle_text(&core, &String::from_utf8_lossy(&b), &mut out);
+                }
+                Some(Ok(Message::Ping(_))) => {
+                    if futures_util::SinkExt::flush(&mut sink).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) => {
+                    let _ = futures_util::SinkExt::flush(&mut sink).await;
+                    break;
+                }
+            },
+            _ = tick.tick(), if !conn.subs.is_empty() || conn.heartbeats => {
+                conn.drain(&core, &mut data);
+                faults.mangle(&mut data, &mut conn_faults);
+                out.append(&mut data);
+                if conn.heartbeats && last_heartbeat.elapsed() >= core.heartbeat {
+                    last_heartbeat = Instant::now();
+                    let hb = conn.heartbeat();
+                    out.push(hb);
+                }
+            }
+        }
+    }
+}
