@@ -132,7 +132,12 @@ pub fn aligned_window(w: Window, interval_s: i64) -> Result<Window, QueryError> 
     }
     let step = interval_s * 1_000_000;
     let from = w.from_us().div_euclid(step) * step;
-    let to = w.to_us().div_euclid(step) * step + if w.to_us().rem_euclid(step) == 0 { 0 } else { step };
+    let to = w.to_us().div_euclid(step) * step
+        + if w.to_us().rem_euclid(step) == 0 {
+            0
+        } else {
+            step
+        };
     let aligned = Window::new(from, to)?;
     aligned.check_max(interval_s * MAX_CANDLES)?;
     Ok(aligned)
@@ -169,10 +174,19 @@ impl CandleBuilder {
 
     pub(crate) fn push(&mut self, t: &ScannedTrade) -> Result<(), QueryError> {
         let open_time_us = t.ts_us.div_euclid(self.step_us) * self.step_us;
-        if self.current.as_ref().is_some_and(|c| c.open_time_us != open_time_us) {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.open_time_us != open_time_us)
+        {
             self.flush();
         }
-        let q = notional(t.price.mantissa(), t.price.scale(), t.qty.mantissa(), t.qty.scale())?;
+        let q = notional(
+            t.price.mantissa(),
+            t.price.scale(),
+            t.qty.mantissa(),
+            t.qty.scale(),
+        )?;
         match &mut self.current {
             None => {
                 self.current = Some(Acc {
@@ -182,8 +196,16 @@ impl CandleBuilder {
                     low: (t.price_units, t.price),
                     close: t.price,
                     volume: t.qty_units,
-                    buy: if t.side == Side::Buy { t.qty_units } else { Exact::ZERO },
-                    sell: if t.side == Side::Sell { t.qty_units } else { Exact::ZERO },
+                    buy: if t.side == Side::Buy {
+                        t.qty_units
+                    } else {
+                        Exact::ZERO
+                    },
+                    sell: if t.side == Side::Sell {
+                        t.qty_units
+                    } else {
+                        Exact::ZERO
+                    },
                     quote: q,
                     trades: 1,
                 });
@@ -235,7 +257,11 @@ impl CandleBuilder {
 }
 
 /// Lists the runs of interval starts in `w` (aligned) that `present` (ascending) does not hold.
-pub(crate) fn gaps(w: Window, interval_s: i64, present: impl Iterator<Item = i64>) -> Vec<CandleGap> {
+pub(crate) fn gaps(
+    w: Window,
+    interval_s: i64,
+    present: impl Iterator<Item = i64>,
+) -> Vec<CandleGap> {
     let step = interval_s * 1_000_000;
     let mut out = Vec::new();
     let mut expected = w.from_us();

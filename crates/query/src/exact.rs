@@ -43,7 +43,9 @@ impl Exact {
     pub fn from_parts(m: i64, scale: i64) -> Result<Exact, QueryError> {
         match u8::try_from(scale) {
             Ok(s) if s <= SCALE => Ok(Exact(i128::from(m) * pow10(SCALE - s))),
-            _ => Err(QueryError::CorruptRow(format!("scale {scale} out of 0..=18"))),
+            _ => Err(QueryError::CorruptRow(format!(
+                "scale {scale} out of 0..=18"
+            ))),
         }
     }
 
@@ -138,7 +140,10 @@ mod tests {
         assert_eq!(Exact::from_parts(1250, 2).unwrap().to_string(), "12.5");
         assert_eq!(Exact::from_parts(-5, 2).unwrap().to_string(), "-0.05");
         assert_eq!(Exact::from_parts(7, 0).unwrap().to_string(), "7");
-        assert_eq!(Exact::from_parts(1, 18).unwrap().to_string(), "0.000000000000000001");
+        assert_eq!(
+            Exact::from_parts(1, 18).unwrap().to_string(),
+            "0.000000000000000001"
+        );
         assert!(Exact::from_parts(1, 19).is_err());
         assert_eq!(Exact::from_parts(1250, 2).unwrap().min_scale(), 1);
     }
@@ -146,8 +151,14 @@ mod tests {
     #[test]
     fn notional_is_exact_or_refused() {
         // 30000.1 × 0.00012345 = 3.703512345
-        assert_eq!(notional(300001, 1, 12345, 8).unwrap().to_string(), "3.703512345");
+        assert_eq!(
+            notional(300001, 1, 12345, 8).unwrap().to_string(),
+            "3.703512345"
+        );
         assert!(notional(1, 10, 3, 10).is_err());
-        assert_eq!(notional(10, 10, 10, 10).unwrap().to_string(), "0.000000000000000001");
+        assert_eq!(
+            notional(10, 10, 10, 10).unwrap().to_string(),
+            "0.000000000000000001"
+        );
     }
 }

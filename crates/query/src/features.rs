@@ -133,7 +133,11 @@ pub fn features(
             run.clear();
         }
         prev_time = c.open_time_us;
-        ema = if run.is_empty() { x } else { ema + alpha * (x - ema) };
+        ema = if run.is_empty() {
+            x
+        } else {
+            ema + alpha * (x - ema)
+        };
         run.push((units, x));
         let mut row = FeatureRow {
             time: c.open_time.clone(),
@@ -151,7 +155,11 @@ pub fn features(
             let last = &run[run.len() - n..];
             let sum: i128 = last.iter().map(|&(u, _)| u).sum();
             let sma = Exact(sum).to_f64() / n as f64;
-            let var = last.iter().map(|&(_, v)| (v - sma) * (v - sma)).sum::<f64>() / n as f64;
+            let var = last
+                .iter()
+                .map(|&(_, v)| (v - sma) * (v - sma))
+                .sum::<f64>()
+                / n as f64;
             let sd = var.sqrt();
             let rv = last
                 .windows(2)

@@ -12,6 +12,7 @@
 //! - [`profile`]: the volume profile (POC, value area, min-trades rule).
 //! - [`vacuums`]: liquidity vacuums found in a profile.
 //! - [`features`]: SMA/EMA, returns, realized volatility, z-score over 1-minute closes.
+//! - [`synthetic`]: a deterministic synthetic tape for tests and benchmarks.
 //! - [`error`]: [`QueryError`]; `is_client_error()` separates bad input (4xx) from store failures.
 
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod exact;
 pub mod features;
 pub mod params;
 pub mod profile;
+pub mod synthetic;
 pub mod tape;
 pub mod trades;
 pub mod vacuums;

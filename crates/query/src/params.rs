@@ -157,7 +157,12 @@ pub fn parse_time(param: &'static str, s: &str, now_us: i64) -> Result<i64, Quer
 /// # Errors
 /// [`QueryError::InvalidParam`] naming `param`, also for zero.
 pub fn parse_duration(param: &'static str, s: &str) -> Result<i64, QueryError> {
-    let bad = || QueryError::invalid(param, format!("{s:?} is not a duration like 1s, 15m, 4h, 1d"));
+    let bad = || {
+        QueryError::invalid(
+            param,
+            format!("{s:?} is not a duration like 1s, 15m, 4h, 1d"),
+        )
+    };
     let (num, unit) = match s.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
         _ => (s, 's'),
@@ -202,7 +207,10 @@ mod tests {
     fn times_and_durations() {
         let now = 1_700_000_000_000_000;
         assert_eq!(parse_time("from", "now", now).unwrap(), now);
-        assert_eq!(parse_time("from", "now-1h", now).unwrap(), now - 3_600_000_000);
+        assert_eq!(
+            parse_time("from", "now-1h", now).unwrap(),
+            now - 3_600_000_000
+        );
         assert_eq!(parse_time("from", "1700000000000", now).unwrap(), now);
         assert_eq!(
             parse_time("from", "2023-11-14T22:13:20Z", now).unwrap(),
@@ -223,7 +231,10 @@ mod tests {
         let w = Window::new(0, 3_600_000_001).unwrap();
         assert!(matches!(
             w.check_max(3600),
-            Err(QueryError::WindowTooLong { span_s: 3601, max_s: 3600 })
+            Err(QueryError::WindowTooLong {
+                span_s: 3601,
+                max_s: 3600
+            })
         ));
         assert!(w.check_max(3601).is_ok());
     }

@@ -4,8 +4,8 @@
 //! Method: one pass over the window aggregates exact volume per distinct price (scale-18 units);
 //! the buckets are then built from those levels. Buckets are `[k × size, (k + 1) × size)` for
 //! integer `k`, so their bounds are multiples of the size; the size is a multiple of the tick (the
-//! finest price increment among the window's prices, trailing zeros ignored), so bounds are
-//! tick-aligned. With a bucket count instead of a size, the size is the smallest tick multiple
+//! window's price grid: the greatest common divisor of its distinct prices, `0.5` for prices
+//! `30000.5` and `30001`), so bounds are tick-aligned. With a bucket count instead of a size, the size is the smallest tick multiple
 //! that fits the window's price range into at most that many buckets. Empty buckets inside the
 //! range are listed (they are what [`crate::vacuums`] looks for).
 //!
@@ -172,12 +172,7 @@ pub fn volume_profile(
     let mut prices: Vec<i128> = levels.keys().copied().collect();
     prices.sort_unstable();
     let (lo, hi) = (prices[0], prices[prices.len() - 1]);
-    let finest = prices
-        .iter()
-        .map(|&p| Exact(p).min_scale())
-        .max()
-        .unwrap_or(0);
-    let tick = pow10(SCALE - finest);
+    let tick = tick(&prices);
     let size = bucket_size(params.bucketing, tick, lo, hi)?;
     let base = lo.div_euclid(size);
     let n = usize::try_from(hi.div_euclid(size) - base + 1).unwrap_or(usize::MAX);
@@ -234,6 +229,23 @@ pub fn volume_profile(
         value_area_pct: params.value_area_pct,
         buckets,
     })
+}
+
+/// The price grid of the window: the greatest common divisor of its distinct prices (units), so
+/// `30000.5` and `30001` give `0.5`. Never finer than one unit of scale 18.
+fn tick(prices: &[i128]) -> i128 {
+    fn gcd(mut a: i128, mut b: i128) -> i128 {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a.abs()
+    }
+    let g = prices.iter().fold(0, |g, &p| gcd(g, p));
+    if g == 0 {
+        pow10(SCALE)
+    } else {
+        g
+    }
 }
 
 /// The bucket size in units for the bucketing, a multiple of `tick`.

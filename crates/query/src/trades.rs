@@ -47,7 +47,12 @@ impl Cursor {
     /// # Errors
     /// [`QueryError::InvalidParam`] (`after`).
     pub fn decode(s: &str) -> Result<Cursor, QueryError> {
-        let bad = || QueryError::invalid("after", format!("{s:?} is not a cursor from a previous page"));
+        let bad = || {
+            QueryError::invalid(
+                "after",
+                format!("{s:?} is not a cursor from a previous page"),
+            )
+        };
         let mut parts = s.splitn(3, ':');
         let ts_us = parts.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
         let id = match (parts.next(), parts.next()) {

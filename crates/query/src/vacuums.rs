@@ -53,7 +53,10 @@ pub struct Vacuums {
 ///
 /// # Errors
 /// [`QueryError::InvalidParam`] for a threshold outside 1..=100.
-pub fn liquidity_vacuums(profile: &VolumeProfile, threshold_pct: u8) -> Result<Vacuums, QueryError> {
+pub fn liquidity_vacuums(
+    profile: &VolumeProfile,
+    threshold_pct: u8,
+) -> Result<Vacuums, QueryError> {
     if !(1..=100).contains(&threshold_pct) {
         return Err(QueryError::invalid(
             "threshold_pct",
@@ -63,7 +66,10 @@ pub fn liquidity_vacuums(profile: &VolumeProfile, threshold_pct: u8) -> Result<V
     let b = &profile.buckets;
     let mut traded: Vec<i128> = b.iter().map(|x| x.volume.0).filter(|&v| v > 0).collect();
     traded.sort_unstable();
-    let median = traded.get(traded.len().saturating_sub(1) / 2).copied().unwrap_or(0);
+    let median = traded
+        .get(traded.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0);
     let thin = |v: i128| v * 100 < median * i128::from(threshold_pct);
     let mut vacuums = Vec::new();
     let mut i = 0;
