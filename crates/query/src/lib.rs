@@ -12,6 +12,8 @@
 //! - [`profile`]: the volume profile (POC, value area, min-trades rule).
 //! - [`vacuums`]: liquidity vacuums found in a profile.
 //! - [`features`]: SMA/EMA, returns, realized volatility, z-score over 1-minute closes.
+//! - [`request`]: [`Request`] → [`Answer`], the one parameter parser the CLI, HTTP API and MCP
+//!   server share.
 //! - [`synthetic`]: a deterministic synthetic tape for tests and benchmarks.
 //! - [`error`]: [`QueryError`]; `is_client_error()` separates bad input (4xx) from store failures.
 
@@ -23,6 +25,7 @@ pub mod exact;
 pub mod features;
 pub mod params;
 pub mod profile;
+pub mod request;
 pub mod synthetic;
 pub mod tape;
 pub mod trades;
@@ -34,6 +37,7 @@ pub use exact::Exact;
 pub use features::{features, FeatureParams, Features};
 pub use params::{parse_duration, parse_time, Market, Source, Window};
 pub use profile::{volume_profile, Bucketing, ProfileParams, VolumeProfile};
+pub use request::{Answer, Kind, Request};
 pub use tape::{Table, Tape};
 pub use trades::{trades_page, Cursor, TradePage};
 pub use vacuums::{liquidity_vacuums, Vacuums};

@@ -114,34 +114,39 @@ pub fn trades_page(
     }
     let table = tape.resolve(m)?;
     let id = table.id_column();
-    // Without a cursor, start before every id: SQLite orders NULL first, then numbers, then text.
+    // A cursor before the window changes nothing. With one, the row value `(ts, id) > (…)` is the
+    // index range's lower bound, so deep pages cost no more than the first.
+    let after = after.filter(|c| c.ts_us >= w.from_us());
+    let cursor_sql = if after.is_some() {
+        format!("AND (ts_exchange_us, {id}) > (?5, ?6)")
+    } else {
+        "AND ?5 IS NULL AND ?6 IS NULL".to_string()
+    };
+    let mut stmt = tape.conn().prepare_cached(&format!(
+        "SELECT ts_exchange_us, {id}, price_m, price_scale, qty_m, qty_scale, side, ts_recv_us \
+         FROM {t} WHERE venue = ?1 AND symbol = ?2 AND ts_exchange_us >= ?3 AND ts_exchange_us < ?4 \
+         {cursor_sql} ORDER BY ts_exchange_us, {id} LIMIT ?7",
+        t = table.name()
+    ))?;
+    let start = after.map_or(w.from_us(), |c| c.ts_us);
     let (after_ts, after_id) = match after {
         Some(c) => (
-            c.ts_us,
+            Value::Integer(c.ts_us),
             match &c.id {
                 StoredId::Num(n) => Value::Integer(*n),
                 StoredId::Text(t) => Value::Text(t.clone()),
             },
         ),
-        None => (i64::MIN, Value::Null),
+        None => (Value::Null, Value::Null),
     };
-    let mut stmt = tape.conn().prepare_cached(&format!(
-        "SELECT ts_exchange_us, {id}, price_m, price_scale, qty_m, qty_scale, side, ts_recv_us \
-         FROM {t} WHERE venue = ?1 AND symbol = ?2 AND ts_exchange_us >= ?3 AND ts_exchange_us < ?4 \
-         AND (ts_exchange_us > ?5 OR (ts_exchange_us = ?5 AND ({id} > ?6 OR ?6 IS NULL))) \
-         ORDER BY ts_exchange_us, {id} LIMIT ?7",
-        t = table.name()
-    ))?;
-    let after_id = ToSqlOutput::Owned(after_id);
     let limit_plus_one = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let mut rows = stmt.query(rusqlite::params![
         m.venue,
         m.symbol,
-        // Start the index range at the cursor, so deep pages cost no more than the first.
-        w.from_us().max(after_ts),
+        start,
         w.to_us(),
-        after_ts,
-        after_id,
+        ToSqlOutput::Owned(after_ts),
+        ToSqlOutput::Owned(after_id),
         limit_plus_one
     ])?;
     let mut trades = Vec::with_capacity(limit.min(1024));

@@ -7,13 +7,16 @@
 //! - [`pipeline`] — readers → journal (fsync) → per-sink forwarders → writers → acks.
 //! - [`http`] — `/metrics`, `/health`, `/ready`.
 //! - [`gaps`] — `tickrec gaps`, the stored tape's holes per market.
+//! - [`query_cli`] — `tickrec query …`, the stored tape's trades, candles, profile, vacuums, features.
 //! - [`simulate`] — `tickrec simulate`.
-//! - [`bench`] — `tickrec bench`.
+//! - [`bench`] — `tickrec bench`; [`bench_query`] — `tickrec bench query`.
 
 pub mod app;
 pub mod bench;
+pub mod bench_query;
 pub mod config;
 pub mod gaps;
 pub mod http;
 pub mod pipeline;
+pub mod query_cli;
 pub mod simulate;

@@ -1,6 +1,6 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
-use tickrec::{app, bench, config, gaps, http, simulate};
+use tickrec::{app, bench, config, gaps, http, query_cli, simulate};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +48,8 @@ enum Command {
     Migrate,
     /// Report what the stored trade tape is missing, per market (id holes and their times).
     Gaps(gaps::GapsArgs),
+    /// Ask the stored tape: trades, candles, volume profile, liquidity vacuums, features.
+    Query(query_cli::QueryArgs),
     /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
     Simulate(simulate::SimulateArgs),
     /// Measure parser speed and end-to-end simulator → SQLite throughput and latency.
@@ -168,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Query(args) => query_cli::run(&load_config(cli.config.as_ref())?, &args),
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
     }
