@@ -130,11 +130,12 @@ pub async fn record(
     }
     drop(tx);
     let http_task = if cfg.http.enabled {
-        let state = HttpState::new(writer.stats(), names, started);
+        let state = HttpState::new(writer.stats(), names, started)
+            .with_api(crate::api::ApiState::new(cfg.sqlite.path.clone()));
         let listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
             .with_context(|| format!("binding HTTP server to {}", cfg.http.listen))?;
-        info!(listen = %cfg.http.listen, "http server listening (/metrics, /health, /ready)");
+        info!(listen = %cfg.http.listen, "http server listening (/metrics, /health, /ready, /api/v1)");
         Some(tokio::spawn(http::serve(listener, state, stop_rx.clone())))
     } else {
         None

@@ -46,6 +46,7 @@ pub struct HttpState {
     writer: Arc<WriterStats>,
     connections: Arc<Vec<String>>,
     started: Instant,
+    api: Option<crate::api::ApiState>,
 }
 
 impl HttpState {
@@ -55,7 +56,14 @@ impl HttpState {
             writer,
             connections: Arc::new(connections),
             started,
+            api: None,
         }
+    }
+
+    /// Also serves the query API (`/api/v1/...`, see [`crate::api`]).
+    pub fn with_api(mut self, api: crate::api::ApiState) -> Self {
+        self.api = Some(api);
+        self
     }
 }
 
@@ -65,7 +73,13 @@ pub async fn serve(
     state: HttpState,
     mut stop: watch::Receiver<bool>,
 ) {
+    let api = state
+        .api
+        .clone()
+        .map(crate::api::routes)
+        .unwrap_or_default();
     let app = Router::new()
+        .merge(api)
         .route("/metrics", get(metrics))
         .route("/health", get(health))
         .route("/ready", get(ready))
