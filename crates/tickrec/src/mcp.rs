@@ -16,6 +16,8 @@ use crate::config::Config;
 
 /// The MCP protocol revision this server speaks when the client does not name one.
 const PROTOCOL_VERSION: &str = "2025-06-18";
+/// Revisions whose tool calls look the same; a client asking for one of these gets it back.
+const SUPPORTED_VERSIONS: [&str; 3] = ["2024-11-05", "2025-03-26", "2025-06-18"];
 
 /// Arguments of `tickrec mcp`.
 #[derive(Args, Debug)]
@@ -191,7 +193,11 @@ pub fn handle_line(db: &Path, line: &str) -> Option<Value> {
     let params = msg.get("params").cloned().unwrap_or(Value::Null);
     let result = match method {
         "initialize" => Ok(json!({
-            "protocolVersion": params.get("protocolVersion").and_then(Value::as_str).unwrap_or(PROTOCOL_VERSION),
+            "protocolVersion": params
+                .get("protocolVersion")
+                .and_then(Value::as_str)
+                .filter(|v| SUPPORTED_VERSIONS.contains(v))
+                .unwrap_or(PROTOCOL_VERSION),
             "capabilities": { "tools": { "listChanged": false } },
             "serverInfo": { "name": "tickrec", "version": env!("CARGO_PKG_VERSION") },
         })),
