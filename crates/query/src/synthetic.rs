@@ -58,7 +58,7 @@ pub fn synthetic_trades(spec: &SyntheticSpec) -> impl Iterator<Item = Trade> + '
             1..=4 => Side::Buy,
             _ => Side::Sell,
         };
-        let (price, qty) = if spec.mixed_scales && (r >> 40) % 3 == 0 {
+        let (price, qty) = if spec.mixed_scales && (r >> 40).is_multiple_of(3) {
             (Decimal::new(price_m * 100, 3), Decimal::new(qty_m * 100, 8))
         } else {
             (Decimal::new(price_m, 1), Decimal::new(qty_m, 6))

@@ -18,6 +18,9 @@ const END_US: i64 = 1_796_000_000_000_000 - 1_796_000_000_000_000 % 86_400_000_0
 const DAYS: i64 = 5;
 const MARKETS: [(Venue, &str); 2] = [(Venue::Binance, "BTC/USDT"), (Venue::Kraken, "BTC/USD")];
 
+/// A benchmark case: label, query kind, parameters beyond the market.
+type Case = (&'static str, Kind, Vec<(&'static str, String)>);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -88,7 +91,7 @@ pub fn run(path: &Path, total: u64, runs: usize) -> anyhow::Result<()> {
     let hour_to = ms(END_US - 35 * 3_600_000_000);
     let day_from = ms(END_US - 48 * 3_600_000_000);
     let day_to = ms(END_US - 24 * 3_600_000_000);
-    let cases: Vec<(&str, Kind, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "trades, 1 h window, first page of 1000",
             Kind::Trades,

@@ -154,7 +154,7 @@ fn call(db: &Path, params: &Value) -> Result<Value, (i64, String)> {
         let tape = Tape::open(db)?;
         r.run(&tape)
     });
-    Ok(match result.map(|a| serde_json::to_value(a)) {
+    Ok(match result.map(serde_json::to_value) {
         Ok(Ok(v)) => json!({
             "content": [{ "type": "text", "text": v.to_string() }],
             "structuredContent": v,
