@@ -181,6 +181,7 @@ fn count(a: &tickrec_query::Answer) -> u64 {
         Answer::VenueCandles(c) => c.candles.len() as u64,
         Answer::VolumeProfile(p) => p.trades,
         Answer::Vacuums(v) => v.trades,
+        // Minutes with a candle (the answer does not carry the trade count).
         Answer::Features(f) => f.rows.len() as u64,
     }
 }

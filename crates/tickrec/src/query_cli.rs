@@ -274,6 +274,8 @@ fn cell(v: Option<&Value>) -> String {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => match n.as_f64() {
+            // Small statistics (returns, volatility) keep their significant digits.
+            Some(f) if n.is_f64() && f != 0.0 && f.abs() < 0.01 => format!("{f:.4e}"),
             Some(f) if n.is_f64() => format!("{f:.6}"),
             _ => n.to_string(),
         },
