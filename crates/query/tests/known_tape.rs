@@ -490,3 +490,85 @@ fn features_match_a_naive_computation_and_respect_warmup() {
         d.rows.iter().filter(|r| r.run_length >= 60).count()
     );
 }
+
+#[test]
+fn venue_candles_are_read_as_stored_with_their_gaps() {
+    use tickrec_model::Candle;
+    let candle = |minute: i64, close: &str, closed: bool| {
+        Event::Candle(Candle {
+            venue: Venue::Binance,
+            symbol: Arc::from("BTC/USDT"),
+            interval_s: 60,
+            open_time_us: T0 + minute * MIN,
+            open: Decimal::parse("100.10").unwrap(),
+            high: Decimal::parse("101.00").unwrap(),
+            low: Decimal::parse("99.50").unwrap(),
+            close: Decimal::parse(close).unwrap(),
+            volume: Decimal::parse("12.5000").unwrap(),
+            quote_volume: (minute != 3).then(|| Decimal::parse("1250.75").unwrap()),
+            trades: (minute != 3).then_some(42),
+            closed,
+            ts_exchange_us: T0 + minute * MIN,
+            ts_recv_us: T0 + minute * MIN,
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SqliteConfig {
+        path: dir.path().join("c.db"),
+        ..SqliteConfig::default()
+    };
+    let mut w = SqliteWriter::open(&cfg).unwrap();
+    w.write_batch(&[
+        candle(0, "100.20", true),
+        candle(1, "100.30", true),
+        candle(3, "100.40", true),
+        candle(6, "100.50", false),
+    ])
+    .unwrap();
+    let tape = Tape::open(&cfg.path).unwrap();
+    let m = Market::new("binance", "BTC/USDT");
+    let got = tickrec_query::venue_candles(&tape, &m, Window::new(T0, T0 + 8 * MIN).unwrap(), 60)
+        .unwrap();
+    let rows: Vec<(i64, String, bool)> = got
+        .candles
+        .iter()
+        .map(|c| ((c.open_time_us - T0) / MIN, c.close.to_string(), c.closed))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (0, "100.20".to_string(), true),
+            (1, "100.30".to_string(), true),
+            (3, "100.40".to_string(), true),
+            (6, "100.50".to_string(), false)
+        ]
+    );
+    assert_eq!(
+        got.candles[0].volume.to_string(),
+        "12.5000",
+        "venue digits kept"
+    );
+    assert_eq!(got.candles[2].quote_volume, None);
+    assert_eq!(got.candles[0].trades, Some(42));
+    let gaps: Vec<(i64, u64)> = got
+        .gaps
+        .iter()
+        .map(|g| ((g.from_us - T0) / MIN, g.missing))
+        .collect();
+    assert_eq!(gaps, [(2, 1), (4, 2), (7, 1)]);
+    // Another interval has nothing stored: all gap, no invented candles.
+    let five =
+        tickrec_query::venue_candles(&tape, &m, Window::new(T0, T0 + 10 * MIN).unwrap(), 300)
+            .unwrap();
+    assert!(five.candles.is_empty());
+    assert_eq!(five.gaps[0].missing, 2);
+    assert!(matches!(
+        tickrec_query::venue_candles(
+            &tape,
+            &Market::new("kraken", "BTC/USD"),
+            Window::new(T0, T0 + MIN).unwrap(),
+            60
+        ),
+        Err(QueryError::UnknownMarket { .. })
+    ));
+}
