@@ -572,3 +572,35 @@ fn venue_candles_are_read_as_stored_with_their_gaps() {
         Err(QueryError::UnknownMarket { .. })
     ));
 }
+
+#[test]
+fn text_ids_sharing_a_timestamp_page_without_loss() {
+    let t: Vec<Trade> = ["b-uuid", "a-uuid", "c-uuid", "e-uuid", "d-uuid"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Trade {
+            trade_id: TradeId::Text((*id).into()),
+            // Three trades share the first timestamp.
+            ts_exchange_us: T0 + (i as i64 - 2).max(0),
+            ..trade(1, "10.5", "1", Side::Buy)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let tape = Tape::open(write(dir.path(), &t)).unwrap();
+    let m = Market::new("binance", "ETH/USDT");
+    let w = Window::new(T0, T0 + MIN).unwrap();
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = trades_page(&tape, &m, w, after.as_ref(), 2).unwrap();
+        ids.extend(page.trades.iter().map(|r| match &r.id {
+            tickrec_query::trades::StoredId::Text(s) => s.clone(),
+            other => panic!("{other:?}"),
+        }));
+        match page.next {
+            Some(c) => after = Some(Cursor::decode(&c).unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(ids, ["a-uuid", "b-uuid", "c-uuid", "e-uuid", "d-uuid"]);
+}
