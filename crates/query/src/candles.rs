@@ -132,12 +132,14 @@ pub fn aligned_window(w: Window, interval_s: i64) -> Result<Window, QueryError> 
     }
     let step = interval_s * 1_000_000;
     let from = w.from_us().div_euclid(step) * step;
-    let to = w.to_us().div_euclid(step) * step
-        + if w.to_us().rem_euclid(step) == 0 {
-            0
-        } else {
-            step
-        };
+    let up = if w.to_us().rem_euclid(step) == 0 {
+        0
+    } else {
+        step
+    };
+    let to = (w.to_us().div_euclid(step) * step)
+        .checked_add(up)
+        .ok_or_else(|| QueryError::invalid("to", "too far in the future"))?;
     let aligned = Window::new(from, to)?;
     aligned.check_max(interval_s * MAX_CANDLES)?;
     Ok(aligned)

@@ -139,18 +139,31 @@ pub fn parse_time(param: &'static str, s: &str, now_us: i64) -> Result<i64, Quer
             format!("{s:?} is not RFC 3339, epoch milliseconds, `now` or `now-<n>[smhd]`"),
         )
     };
-    if s == "now" {
-        return Ok(now_us);
-    }
-    if let Some(rel) = s.strip_prefix("now-") {
-        return Ok(now_us - parse_duration(param, rel)? * 1_000_000);
-    }
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+    let us = if s == "now" {
+        now_us
+    } else if let Some(rel) = s.strip_prefix("now-") {
+        parse_duration(param, rel)?
+            .checked_mul(1_000_000)
+            .and_then(|d| now_us.checked_sub(d))
+            .ok_or_else(bad)?
+    } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         let ms: i64 = s.parse().map_err(|_| bad())?;
-        return ms.checked_mul(1000).ok_or_else(bad);
+        ms.checked_mul(1000).ok_or_else(bad)?
+    } else {
+        parse_rfc3339_us(s).map_err(|_| bad())?
+    };
+    // Window arithmetic (alignment to intervals) must never overflow.
+    if !(0..=MAX_TIME_US).contains(&us) {
+        return Err(QueryError::invalid(
+            param,
+            format!("{s:?} is outside 1970-01-01 … 9999-12-31"),
+        ));
     }
-    parse_rfc3339_us(s).map_err(|_| bad())
+    Ok(us)
 }
+
+/// 9999-12-31T23:59:59.999999Z, the latest time a query accepts.
+const MAX_TIME_US: i64 = 253_402_300_799_999_999;
 
 /// Parses a duration `<n><s|m|h|d>` (`1s`, `15m`, `4h`, `1d`) or plain seconds into seconds.
 ///
@@ -217,6 +230,9 @@ mod tests {
             now
         );
         assert!(parse_time("from", "yesterday", now).is_err());
+        assert!(parse_time("from", "now-99999999999d", now).is_err());
+        assert!(parse_time("from", "9223372036854775", now).is_err());
+        assert!(parse_time("from", "1969-12-31T23:59:59Z", now).is_err());
         assert_eq!(parse_duration("interval", "15m").unwrap(), 900);
         assert_eq!(parse_duration("interval", "90").unwrap(), 90);
         assert!(parse_duration("interval", "0s").is_err());
