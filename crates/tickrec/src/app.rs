@@ -157,11 +157,12 @@ pub async fn record(
             backpressure.clone(),
             started,
             Duration::from_secs(cfg.http.stale_after_s),
-        );
+        )
+        .with_api(crate::api::ApiState::new(cfg.sqlite.path.clone()));
         let listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
             .with_context(|| format!("binding HTTP server to {}", cfg.http.listen))?;
-        info!(listen = %cfg.http.listen, "http server listening (/ status page, /metrics, /health, /ready)");
+        info!(listen = %cfg.http.listen, "http server listening (/ status page, /metrics, /health, /ready, /api/v1)");
         Some(tokio::spawn(http::serve(listener, state, stop_rx.clone())))
     } else {
         None

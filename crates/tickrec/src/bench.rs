@@ -41,6 +41,12 @@ pub struct BenchArgs {
     /// scraped every second (compare with a run without it: the cost of observability).
     #[arg(long)]
     pub metrics: bool,
+    /// Query benchmark: the store to query (generated when it holds fewer trades than asked).
+    #[arg(long, default_value = "data/bench-query.db")]
+    pub query_db: std::path::PathBuf,
+    /// Query benchmark: trades in the store (two markets, five days).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub query_trades: u64,
 }
 
 /// Which benchmark.
@@ -52,6 +58,8 @@ pub enum Which {
     Parse,
     /// Simulator → SQLite.
     E2e,
+    /// Query latency on a large store (not part of `all`).
+    Query,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -65,6 +73,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Simulator or store failures.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let runs = args.runs.max(1);
+    if args.which == Which::Query {
+        return crate::bench_query::run(&args.query_db, args.query_trades, runs.max(5));
+    }
     if matches!(args.which, Which::All | Which::Parse) {
         parse_bench(runs)?;
     }

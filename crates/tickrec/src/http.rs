@@ -70,6 +70,7 @@ pub struct HttpState {
     backpressure: Arc<AtomicBool>,
     started: Instant,
     stale_after: Duration,
+    api: Option<crate::api::ApiState>,
 }
 
 impl HttpState {
@@ -89,13 +90,26 @@ impl HttpState {
             backpressure,
             started,
             stale_after,
+            api: None,
         }
+    }
+
+    /// Also serves the query API (`/api/v1/...`, see [`crate::api`]).
+    pub fn with_api(mut self, api: crate::api::ApiState) -> Self {
+        self.api = Some(api);
+        self
     }
 }
 
 /// The routes (also used by tests without a socket).
 pub fn router(state: HttpState) -> Router {
+    let api = state
+        .api
+        .clone()
+        .map(crate::api::routes)
+        .unwrap_or_default();
     Router::new()
+        .merge(api)
         .route("/", get(dashboard))
         .route("/metrics", get(metrics))
         .route("/health", get(health))

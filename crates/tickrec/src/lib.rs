@@ -5,15 +5,21 @@
 //! - [`config`] — the TOML file (native and seed-000 shapes), validation, defaults.
 //! - [`app`] — `record`: supervisors → channel → SQLite writer; signals; shutdown flush.
 //! - [`pipeline`] — readers → journal (fsync) → per-sink forwarders → writers → acks.
-//! - [`http`] — `/metrics`, `/health`, `/ready`.
+//! - [`http`] — `/metrics`, `/health`, `/ready`; [`api`] — the query API under `/api/v1`.
 //! - [`gaps`] — `tickrec gaps`, the stored tape's holes per market.
+//! - [`mcp`] — `tickrec mcp`, the query tools over the Model Context Protocol (stdio).
+//! - [`query_cli`] — `tickrec query …`, the stored tape's trades, candles, profile, vacuums, features.
 //! - [`simulate`] — `tickrec simulate`.
-//! - [`bench`] — `tickrec bench`.
+//! - [`bench`] — `tickrec bench`; [`bench_query`] — `tickrec bench query`.
 
+pub mod api;
 pub mod app;
 pub mod bench;
+pub mod bench_query;
 pub mod config;
 pub mod gaps;
 pub mod http;
+pub mod mcp;
 pub mod pipeline;
+pub mod query_cli;
 pub mod simulate;

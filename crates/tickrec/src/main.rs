@@ -1,6 +1,6 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
-use tickrec::{app, bench, config, gaps, http, simulate};
+use tickrec::{app, bench, config, gaps, http, mcp, query_cli, simulate};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +48,10 @@ enum Command {
     Migrate,
     /// Report what the stored trade tape is missing, per market (id holes and their times).
     Gaps(gaps::GapsArgs),
+    /// Ask the stored tape: trades, candles, volume profile, liquidity vacuums, features.
+    Query(query_cli::QueryArgs),
+    /// Serve the query tools to AI assistants over MCP (JSON-RPC on stdin/stdout).
+    Mcp(mcp::McpArgs),
     /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
     Simulate(simulate::SimulateArgs),
     /// Measure parser speed and end-to-end simulator → SQLite throughput and latency.
@@ -187,6 +191,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Query(args) => query_cli::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Mcp(args) => mcp::run(&load_config(cli.config.as_ref())?, &args),
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
     }

@@ -15,6 +15,11 @@
 //! ignored; `symbol` is `''` for connection-wide events): what the recorder detected (gaps,
 //! reconnects, stale sockets), what it repaired (backfilled trades) and what it could not.
 //!
+//! Version 3 (the query crate, issue 8) replaces the `(symbol, ts_exchange_us)` indexes of
+//! `trades` and `agg_trades` by covering `(venue, symbol, ts_exchange_us, id, price, qty, side)`
+//! indexes, so a window scan (candles, volume profile) is one sequential index walk with no table
+//! lookups. Still one secondary index per table, so the insert cost stays about the same.
+//!
 //! Prices and quantities are `INTEGER` mantissa + `INTEGER` scale (`"0.35280000"` → `35280000`,
 //! `8`): the venue's digits exactly. Timestamps are `INTEGER` µs since the epoch, UTC. The keyed
 //! tables are `STRICT, WITHOUT ROWID`; `trade_id`/`agg_id` are `ANY` (an integer for numeric ids,
@@ -33,7 +38,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// SQL for the exact decimal text of mantissa column `m` with scale column `s`
 /// (`35280000`, `8` → `'0.35280000'`; `-5`, `2` → `'-0.05'`; NULL if either is NULL).
@@ -255,11 +260,25 @@ CREATE VIEW IF NOT EXISTS data_quality_view AS SELECT venue, symbol, kind, {star
     )
 }
 
+/// DDL of schema version 3 (query crate): covering market/time indexes for window scans.
+fn v3() -> String {
+    let mut sql = String::new();
+    for (table, id) in [("trades", "trade_id"), ("agg_trades", "agg_id")] {
+        sql.push_str(&format!(
+            "DROP INDEX IF EXISTS {table}_symbol_ts;\n\
+             CREATE INDEX IF NOT EXISTS {table}_market_ts ON {table} \
+             (venue, symbol, ts_exchange_us, {id}, price_m, price_scale, qty_m, qty_scale, side);\n"
+        ));
+    }
+    sql
+}
+
 /// DDL that brings a database from version `to - 1` to version `to`.
 fn migration(to: i64) -> Option<String> {
     match to {
         1 => Some(v1()),
         2 => Some(v2()),
+        3 => Some(v3()),
         _ => None,
     }
 }
@@ -288,7 +307,11 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             path: path.to_path_buf(),
             detail: format!("no migration from version {current} to {to}"),
         })?;
-        tx.execute_batch(&sql)?;
+        // A failing migration means the file is not the schema it claims (e.g. tables missing).
+        tx.execute_batch(&sql).map_err(|e| StoreError::Schema {
+            path: path.to_path_buf(),
+            detail: format!("migration to version {to} failed: {e}"),
+        })?;
         tx.pragma_update(None, "user_version", to)?;
         tx.commit()?;
         tracing::info!(path = %path.display(), version = to, "sqlite schema migrated");
