@@ -230,6 +230,8 @@ async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow:
         ],
         journal: None,
         postgres: postgres_section(postgres_uri)?,
+        archive: None,
+        retention: None,
     };
     let total = trades * 4;
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();

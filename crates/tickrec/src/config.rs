@@ -58,6 +58,12 @@ pub struct FileConfig {
     /// The durable journal between readers and sinks.
     #[serde(default)]
     pub journal: Option<JournalConfig>,
+    /// `[archive]`: Parquet files uploaded to S3 or a directory (builds with `--features parquet`).
+    #[serde(default)]
+    pub archive: Option<ArchiveSection>,
+    /// `[retention]`: how long rows stay in the local store (builds with `--features parquet`).
+    #[serde(default)]
+    pub retention: Option<RetentionSection>,
     /// Seed 000 compatibility: `[db] uri`.
     #[serde(default)]
     pub db: Option<DbConfig>,
@@ -86,6 +92,19 @@ pub type PostgresSection = tickrec_store::postgres::PostgresConfig;
 /// so that such a build can refuse it with a clear message instead of "unknown field".
 #[cfg(not(feature = "postgres"))]
 pub type PostgresSection = toml::Table;
+
+/// The `[archive]` section (feature `parquet`).
+#[cfg(feature = "parquet")]
+pub type ArchiveSection = tickrec_store::parquet::ArchiveConfig;
+/// The `[archive]` section: raw TOML without the `parquet` feature, refused with a clear message.
+#[cfg(not(feature = "parquet"))]
+pub type ArchiveSection = toml::Table;
+/// The `[retention]` section (feature `parquet`).
+#[cfg(feature = "parquet")]
+pub type RetentionSection = tickrec_store::parquet::RetentionConfig;
+/// The `[retention]` section: raw TOML without the `parquet` feature, refused with a clear message.
+#[cfg(not(feature = "parquet"))]
+pub type RetentionSection = toml::Table;
 
 /// `[http]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -165,6 +184,10 @@ pub struct Config {
     pub journal: Option<JournalConfig>,
     /// PostgreSQL sink, when configured.
     pub postgres: Option<PostgresSection>,
+    /// Parquet archive, when configured.
+    pub archive: Option<ArchiveSection>,
+    /// Local retention, when configured.
+    pub retention: Option<RetentionSection>,
 }
 
 impl Config {
@@ -201,6 +224,8 @@ impl Config {
             markets: vec![market(Venue::Kraken), market(Venue::Binance)],
             journal: None,
             postgres: None,
+            archive: None,
+            retention: None,
         }
     }
 
@@ -258,6 +283,16 @@ impl FileConfig {
                 "PostgreSQL is configured, but this build has no PostgreSQL support: rebuild with `cargo build --release --features postgres`".into(),
             ));
         }
+        #[cfg(not(feature = "parquet"))]
+        if self.archive.is_some() || self.retention.is_some() {
+            return Err(ConfigError::Invalid(
+                "[archive]/[retention] are configured, but this build has no archive support: rebuild with `cargo build --release --features parquet`".into(),
+            ));
+        }
+        #[cfg(feature = "parquet")]
+        if let Some(a) = &self.archive {
+            a.validate().map_err(ConfigError::Invalid)?;
+        }
         let mut markets = self.markets;
         if let Some(ex) = self.exchange {
             markets.push(MarketConfig {
@@ -286,6 +321,8 @@ impl FileConfig {
             markets,
             journal: self.journal,
             postgres,
+            archive: self.archive,
+            retention: self.retention,
         };
         // Build every adapter once so that a bad symbol or channel fails here, not at run time.
         for (i, m) in cfg.markets.iter().enumerate() {

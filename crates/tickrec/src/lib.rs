@@ -6,13 +6,17 @@
 //! - [`app`] — `record`: supervisors → channel → SQLite writer; signals; shutdown flush.
 //! - [`pipeline`] — readers → journal (fsync) → per-sink forwarders → writers → acks.
 //! - [`http`] — `/metrics`, `/health`, `/ready`.
+//! - [`archive_cli`] — `tickrec archive` and the archive task of `record` (`[archive]`, `[retention]`).
+//! - [`export`] — `tickrec export` (Parquet / Tardis-style CSV).
 //! - [`gaps`] — `tickrec gaps`, the stored tape's holes per market.
 //! - [`simulate`] — `tickrec simulate`.
 //! - [`bench`] — `tickrec bench`.
 
 pub mod app;
+pub mod archive_cli;
 pub mod bench;
 pub mod config;
+pub mod export;
 pub mod gaps;
 pub mod http;
 pub mod pipeline;

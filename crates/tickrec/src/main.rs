@@ -1,6 +1,6 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
-use tickrec::{app, bench, config, gaps, http, simulate};
+use tickrec::{app, archive_cli, bench, config, export, gaps, http, simulate};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +48,10 @@ enum Command {
     Migrate,
     /// Report what the stored trade tape is missing, per market (id holes and their times).
     Gaps(gaps::GapsArgs),
+    /// Archive completed intervals to Parquet (S3 or a directory), verify, apply retention.
+    Archive(archive_cli::ArchiveArgs),
+    /// Export a time range of the local store to Parquet or Tardis-style CSV.
+    Export(export::ExportArgs),
     /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
     Simulate(simulate::SimulateArgs),
     /// Measure parser speed and end-to-end simulator → SQLite throughput and latency.
@@ -168,6 +172,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Archive(args) => archive_cli::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Export(args) => export::run(&load_config(cli.config.as_ref())?, &args),
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
     }
