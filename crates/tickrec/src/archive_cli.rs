@@ -63,10 +63,15 @@ mod imp {
             let archiver = match &cfg.archive {
                 Some(a) => {
                     let dest = Destination::from_config(a).context("archive destination")?;
-                    tracing::info!(destination = dest.describe(), interval_s = a.interval_s, "archive configured");
+                    tracing::info!(
+                        destination = dest.describe(),
+                        interval_s = a.interval_s,
+                        "archive configured"
+                    );
                     Some(
-                        Archiver::open(&cfg.sqlite, a.clone(), dest)
-                            .with_context(|| format!("opening {} for archiving", cfg.sqlite.path.display()))?,
+                        Archiver::open(&cfg.sqlite, a.clone(), dest).with_context(|| {
+                            format!("opening {} for archiving", cfg.sqlite.path.display())
+                        })?,
                     )
                 }
                 None => None,
@@ -115,9 +120,17 @@ mod imp {
                 .as_ref()
                 .map_or(RETENTION_GRAIN_S, |a| a.config().interval_s);
             let report = match self.archiver.as_mut() {
-                Some(a) => prune(a.connection_mut(), &self.retention, archived, interval_s, now, dry_run)?,
+                Some(a) => prune(
+                    a.connection_mut(),
+                    &self.retention,
+                    archived,
+                    interval_s,
+                    now,
+                    dry_run,
+                )?,
                 None => {
-                    let mut conn = tickrec_store::SqliteWriter::open(&self.sqlite)?.into_connection();
+                    let mut conn =
+                        tickrec_store::SqliteWriter::open(&self.sqlite)?.into_connection();
                     prune(&mut conn, &self.retention, false, interval_s, now, dry_run)?
                 }
             };
@@ -146,9 +159,13 @@ mod imp {
 
     pub fn run(cfg: &Config, args: &ArchiveArgs) -> anyhow::Result<()> {
         if cfg.archive.is_none() && !cfg.retention.as_ref().is_some_and(|r| r.is_active()) {
-            anyhow::bail!("nothing to do: configure [archive] and/or [retention] (max_age_hours, max_bytes)");
+            anyhow::bail!(
+                "nothing to do: configure [archive] and/or [retention] (max_age_hours, max_bytes)"
+            );
         }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let mut cycle = Cycle::open(cfg)?;
         let every = Duration::from_secs(cfg.archive.as_ref().map_or(300, |a| a.check_every_s));
         rt.block_on(async {
@@ -191,14 +208,19 @@ mod imp {
         }
         let mut cycle = Cycle::open(cfg)?;
         let every = Duration::from_secs(cfg.archive.as_ref().map_or(300, |a| a.check_every_s));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let h = std::thread::Builder::new()
             .name("archive".into())
             .spawn(move || {
                 rt.block_on(async move {
                     loop {
                         if let Err(e) = cycle.run(false, false).await {
-                            tracing::error!(error = format!("{e:#}"), "archive cycle failed; retrying next cycle");
+                            tracing::error!(
+                                error = format!("{e:#}"),
+                                "archive cycle failed; retrying next cycle"
+                            );
                         }
                         tokio::select! {
                             _ = stop.wait_for(|s| *s) => return,

@@ -76,8 +76,11 @@ pub fn parse_time(s: &str) -> anyhow::Result<i64> {
     } else {
         s.to_string()
     };
-    tickrec_model::parse_rfc3339_us(&full)
-        .map_err(|e| anyhow::anyhow!("`{s}` is not a date (2024-01-02) or an RFC 3339 time (2024-01-02T10:00:00Z): {e}"))
+    tickrec_model::parse_rfc3339_us(&full).map_err(|e| {
+        anyhow::anyhow!(
+            "`{s}` is not a date (2024-01-02) or an RFC 3339 time (2024-01-02T10:00:00Z): {e}"
+        )
+    })
 }
 
 impl ExportTable {
@@ -103,8 +106,10 @@ impl ExportTable {
 fn progress_bar(total: u64) -> ProgressBar {
     let pb = ProgressBar::new(total);
     pb.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb
 }
@@ -146,9 +151,13 @@ fn export_parquet(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> a
         to_us: to,
     };
     let pb = progress_bar(q.count(conn)?);
-    let st = tickrec_store::parquet::export_parquet(conn, &q, &args.out, &FileOptions::default(), &mut |n| {
-        pb.set_position(n)
-    })?;
+    let st = tickrec_store::parquet::export_parquet(
+        conn,
+        &q,
+        &args.out,
+        &FileOptions::default(),
+        &mut |n| pb.set_position(n),
+    )?;
     pb.finish_and_clear();
     println!(
         "{}: {} rows, {} bytes",
@@ -160,7 +169,12 @@ fn export_parquet(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> a
 }
 
 #[cfg(not(feature = "parquet"))]
-fn export_parquet(_conn: &Connection, _args: &ExportArgs, _from: i64, _to: i64) -> anyhow::Result<()> {
+fn export_parquet(
+    _conn: &Connection,
+    _args: &ExportArgs,
+    _from: i64,
+    _to: i64,
+) -> anyhow::Result<()> {
     bail!("Parquet export needs a build with `--features parquet` (CSV works in every build: --format csv)")
 }
 
@@ -247,7 +261,7 @@ fn export_csv(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> anyho
                 writeln!(w, "{id},{side},{price},{amount}")?;
             }
             n += 1;
-            if n % 8192 == 0 {
+            if n.is_multiple_of(8192) {
                 pb.set_position(n);
             }
         }
@@ -262,7 +276,8 @@ fn export_csv(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> anyho
             return Err(e.context(format!("writing {}", args.out.display())));
         }
     };
-    std::fs::rename(&tmp, &args.out).with_context(|| format!("renaming to {}", args.out.display()))?;
+    std::fs::rename(&tmp, &args.out)
+        .with_context(|| format!("renaming to {}", args.out.display()))?;
     pb.finish_and_clear();
     println!("{}: {n} rows", args.out.display());
     Ok(())
@@ -290,7 +305,10 @@ mod tests {
     #[test]
     fn times_and_fields() {
         assert_eq!(parse_time("2024-01-02").unwrap(), 1_704_153_600_000_000);
-        assert_eq!(parse_time("2024-01-02T00:00:01Z").unwrap(), 1_704_153_601_000_000);
+        assert_eq!(
+            parse_time("2024-01-02T00:00:01Z").unwrap(),
+            1_704_153_601_000_000
+        );
         assert!(parse_time("yesterday").is_err());
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("BTC/USDT"), "BTC/USDT");

@@ -181,7 +181,10 @@ impl Archiver {
         ensure_recv_indexes(&conn)?;
         let removed = remove_stale_temp_files(&cfg.staging_dir)?;
         if removed > 0 {
-            tracing::warn!(removed, "incomplete staged files from an earlier crash removed");
+            tracing::warn!(
+                removed,
+                "incomplete staged files from an earlier crash removed"
+            );
         }
         let opts = FileOptions {
             zstd_level: cfg.zstd_level,
@@ -221,7 +224,11 @@ impl Archiver {
     /// # Errors
     /// The first failure (SQLite, encoding, upload, verification). Intervals archived before it
     /// stay recorded; the failed one keeps its rows and is retried by the next run.
-    pub async fn run_once(&mut self, now_us: i64, dry_run: bool) -> Result<ArchiveReport, ArchiveError> {
+    pub async fn run_once(
+        &mut self,
+        now_us: i64,
+        dry_run: bool,
+    ) -> Result<ArchiveReport, ArchiveError> {
         let len = self.interval_us();
         let cutoff = interval_start(now_us - self.cfg.grace_s as i64 * 1_000_000, len);
         let mut report = ArchiveReport::default();
@@ -311,7 +318,10 @@ impl Archiver {
         while let Some(row) = rows.next()? {
             let venue: String = row.get(vi)?;
             let symbol: String = row.get(si)?;
-            if current.as_ref().is_some_and(|(v, s)| *v != venue || *s != symbol) {
+            if current
+                .as_ref()
+                .is_some_and(|(v, s)| *v != venue || *s != symbol)
+            {
                 if let Some((v, s)) = current.take() {
                     staged.push(self.stage_file(spec, &mut cols, v, s, start, end, generation)?);
                 }
@@ -372,10 +382,12 @@ impl Archiver {
         for s in &staged {
             self.dest.upload_verified(&s.file, &s.key).await?;
         }
-        let (rows, bytes) = staged
-            .iter()
-            .fold((0u64, 0u64), |(r, b), s| (r + s.file.rows, b + s.file.bytes));
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (rows, bytes) = staged.iter().fold((0u64, 0u64), |(r, b), s| {
+            (r + s.file.rows, b + s.file.bytes)
+        });
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT OR REPLACE INTO archive_intervals \
              (table_name, start_us, end_us, generation, files, rows, bytes, archived_at_us, pruned_at_us) \

@@ -125,7 +125,10 @@ impl ArchiveConfig {
             return Err("archive.check_every_s must be > 0".into());
         }
         if !(1..=22).contains(&self.zstd_level) {
-            return Err(format!("archive.zstd_level = {} must be 1..=22", self.zstd_level));
+            return Err(format!(
+                "archive.zstd_level = {} must be 1..=22",
+                self.zstd_level
+            ));
         }
         if self.row_group_rows == 0 {
             return Err("archive.row_group_rows must be > 0".into());

@@ -34,7 +34,10 @@ pub fn find_moto() -> Option<PathBuf> {
 /// set, since CI must not skip.
 pub fn require<T>(what: Option<T>, why: &str) -> Option<T> {
     if what.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{why} (CI is set: failing)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{why} (CI is set: failing)"
+        );
         eprintln!("skipping: {why}");
     }
     what
@@ -58,7 +61,10 @@ pub fn pyarrow_or_skip() -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.success())
     });
-    require(py, "python3 with pyarrow not found; install it with `pip install pyarrow`")
+    require(
+        py,
+        "python3 with pyarrow not found; install it with `pip install pyarrow`",
+    )
 }
 
 pub fn free_port() -> u16 {

@@ -104,7 +104,11 @@ fn archived_candidates(conn: &Connection) -> Result<Vec<Candidate>, ArchiveError
         .collect())
 }
 
-fn data_candidates(conn: &Connection, len: i64, before: i64) -> Result<Vec<Candidate>, ArchiveError> {
+fn data_candidates(
+    conn: &Connection,
+    len: i64,
+    before: i64,
+) -> Result<Vec<Candidate>, ArchiveError> {
     let mut out = Vec::new();
     for spec in ARCHIVED {
         let table = spec.table.name();
@@ -127,9 +131,11 @@ fn data_candidates(conn: &Connection, len: i64, before: i64) -> Result<Vec<Candi
 fn total_rows(conn: &Connection) -> Result<i64, ArchiveError> {
     let mut n = 0;
     for spec in ARCHIVED {
-        n += conn.query_row(&format!("SELECT count(*) FROM {}", spec.table.name()), [], |r| {
-            r.get::<_, i64>(0)
-        })?;
+        n += conn.query_row(
+            &format!("SELECT count(*) FROM {}", spec.table.name()),
+            [],
+            |r| r.get::<_, i64>(0),
+        )?;
     }
     Ok(n)
 }
@@ -230,7 +236,10 @@ fn prune_one(
         return Ok(Some(pruned)); // the transaction rolls back on drop
     }
     let deleted = tx.execute(
-        &format!("DELETE FROM {} WHERE ts_recv_us >= ?1 AND ts_recv_us < ?2", c.table),
+        &format!(
+            "DELETE FROM {} WHERE ts_recv_us >= ?1 AND ts_recv_us < ?2",
+            c.table
+        ),
         params![c.start, c.end],
     )?;
     if c.archived_rows.is_some() {

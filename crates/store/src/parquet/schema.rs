@@ -16,7 +16,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::{Array, ArrayRef, Decimal128Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use rusqlite::types::ValueRef;
@@ -28,6 +30,9 @@ use crate::table::Table;
 /// Decimal precision of every price/quantity column: an i64 mantissa (19 digits) rescaled by up
 /// to 18 more digits fits in 38.
 pub const DECIMAL_PRECISION: u8 = 38;
+
+/// `(column, scale)` of every decimal column of a batch.
+pub type DecimalScales = Vec<(&'static str, u8)>;
 
 /// The largest scale the SQLite schema allows (`CHECK (… BETWEEN 0 AND 18)`).
 const MAX_SCALE: u8 = 18;
@@ -262,7 +267,10 @@ fn text<'a>(
         ValueRef::Text(b) => std::str::from_utf8(b)
             .map(Some)
             .map_err(|e| bad(spec, format!("{name}: {e}"))),
-        other => Err(bad(spec, format!("{name}: unexpected {:?}", other.data_type()))),
+        other => Err(bad(
+            spec,
+            format!("{name}: unexpected {:?}", other.data_type()),
+        )),
     }
 }
 
@@ -293,7 +301,9 @@ impl Columns {
                 ColKind::Text(_) | ColKind::OptText(_) => ColBuf::Text(StringBuilder::new()),
                 ColKind::I64(_) | ColKind::OptI64(_) => ColBuf::I64(Int64Builder::new()),
                 ColKind::Dec(..) | ColKind::OptDec(..) => ColBuf::Dec(Vec::new()),
-                ColKind::Ts(_) | ColKind::OptTs(_) => ColBuf::Ts(TimestampMicrosecondBuilder::new()),
+                ColKind::Ts(_) | ColKind::OptTs(_) => {
+                    ColBuf::Ts(TimestampMicrosecondBuilder::new())
+                }
                 ColKind::Bool(_) => ColBuf::Bool(BooleanBuilder::new()),
                 ColKind::AnyId(_) => ColBuf::AnyId(Int64Builder::new(), StringBuilder::new()),
             })
@@ -365,7 +375,9 @@ impl Columns {
                             let s = u8::try_from(s)
                                 .ok()
                                 .filter(|s| *s <= MAX_SCALE)
-                                .ok_or_else(|| bad(self.spec, format!("{}: scale {s} outside 0..=18", c.name)))?;
+                                .ok_or_else(|| {
+                                    bad(self.spec, format!("{}: scale {s} outside 0..=18", c.name))
+                                })?;
                             Some((m, s))
                         }
                         _ => None,
@@ -400,7 +412,7 @@ impl Columns {
     ///
     /// # Errors
     /// [`ArchiveError::Arrow`] (cannot happen for values read from a valid store).
-    pub fn finish(&mut self) -> Result<(RecordBatch, Vec<(&'static str, u8)>), ArchiveError> {
+    pub fn finish(&mut self) -> Result<(RecordBatch, DecimalScales), ArchiveError> {
         let mut fields = Vec::new();
         let mut arrays: Vec<ArrayRef> = Vec::new();
         let mut scales = Vec::new();
@@ -436,19 +448,26 @@ impl Columns {
                 }
                 ColBuf::Dec(v) => {
                     let max = v.iter().flatten().map(|(_, s)| *s).max().unwrap_or(0);
-                    let fixed = self.fixed_scales.as_ref().and_then(|f| f.get(dec_index).copied());
+                    let fixed = self
+                        .fixed_scales
+                        .as_ref()
+                        .and_then(|f| f.get(dec_index).copied());
                     dec_index += 1;
                     let scale = match fixed {
                         Some(f) if f < max => {
-                            return Err(bad(self.spec, format!("{}: scale {max} above the file's {f}", c.name)))
+                            return Err(bad(
+                                self.spec,
+                                format!("{}: scale {max} above the file's {f}", c.name),
+                            ))
                         }
                         Some(f) => f,
                         None => max,
                     };
-                    let a = Decimal128Array::from_iter(v.drain(..).map(|d| {
-                        d.map(|(m, s)| i128::from(m) * 10i128.pow(u32::from(scale - s)))
-                    }))
-                    .with_precision_and_scale(DECIMAL_PRECISION, scale as i8)?;
+                    let a =
+                        Decimal128Array::from_iter(v.drain(..).map(|d| {
+                            d.map(|(m, s)| i128::from(m) * 10i128.pow(u32::from(scale - s)))
+                        }))
+                        .with_precision_and_scale(DECIMAL_PRECISION, scale as i8)?;
                     fields.push(Field::new(c.name, a.data_type().clone(), nullable));
                     arrays.push(Arc::new(a));
                     scales.push((c.name, scale));

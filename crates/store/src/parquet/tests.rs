@@ -243,7 +243,13 @@ async fn download_all(dest: &Destination, dir: &Path) -> Vec<String> {
     let mut list = store.list(None);
     while let Some(meta) = list.next().await {
         let meta = meta.unwrap();
-        let bytes = store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         let path = dir.join(meta.location.as_ref());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &bytes).unwrap();
@@ -284,7 +290,9 @@ fn config_validation_names_the_key() {
     c.validate().unwrap();
     c.interval_s = 7;
     assert!(c.validate().unwrap_err().contains("interval_s"));
-    let e = toml::from_str::<ArchiveConfig>("interval = 5").unwrap_err().to_string();
+    let e = toml::from_str::<ArchiveConfig>("interval = 5")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("interval"), "{e}");
 }
 
@@ -303,11 +311,15 @@ fn unfinished_file_leaves_nothing_and_stale_temps_are_removed() {
     }
     let (batch, _) = cols.finish().unwrap();
     let path = dir.path().join("out/x.parquet");
-    let mut w = AtomicParquet::create(&path, batch.schema(), vec![], &FileOptions::default()).unwrap();
+    let mut w =
+        AtomicParquet::create(&path, batch.schema(), vec![], &FileOptions::default()).unwrap();
     w.write(&batch).unwrap();
     drop(w); // a crash before finish()
     assert!(!path.exists());
-    assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+        0
+    );
     std::fs::write(dir.path().join("out/y.parquet.tmp"), b"PAR1 partial").unwrap();
     assert_eq!(remove_stale_temp_files(dir.path()).unwrap(), 1);
     // A finished file is complete and exact.
@@ -367,7 +379,12 @@ fn local_directory_archive_resumes_and_prunes_only_archived_rows() {
         .join("archive/md/binance/BTC-USDT/trades/2024-01-02/1704153600000.parquet");
     assert!(key.exists());
     let back = read_back(&key);
-    let venue = back[0].column_by_name("venue").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    let venue = back[0]
+        .column_by_name("venue")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
     assert_eq!((back[0].num_rows(), venue.value(0)), (50, "binance"));
     // Staged copies are removed once verified.
     assert_eq!(walk(&cfg.staging_dir).len(), 0);
@@ -382,15 +399,39 @@ fn local_directory_archive_resumes_and_prunes_only_archived_rows() {
     };
     let dry = prune(a.connection_mut(), &policy, true, 3600, now, true).unwrap();
     assert_eq!(dry.pruned.len(), 6);
-    assert_eq!(count(&c, "SELECT count(*) FROM trades"), 50 + 50 + 20 + 20 + 1);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM trades"),
+        50 + 50 + 20 + 20 + 1
+    );
     let done = prune(a.connection_mut(), &policy, true, 3600, now, false).unwrap();
     assert_eq!(done.pruned.len(), 6);
-    assert!(done.pruned.iter().all(|p| p.archived && p.reason == Reason::MaxBytes));
+    assert!(done
+        .pruned
+        .iter()
+        .all(|p| p.archived && p.reason == Reason::MaxBytes));
     assert_eq!(count(&c, "SELECT count(*) FROM trades"), 20);
-    assert_eq!(count(&c, "SELECT count(*) FROM trades WHERE ts_recv_us >= 1704160800000000"), 20);
-    assert_eq!(count(&c, "SELECT count(*) FROM retention_events WHERE archived = 1"), 6);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM trades WHERE ts_recv_us >= 1704160800000000"
+        ),
+        20
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM retention_events WHERE archived = 1"
+        ),
+        6
+    );
     assert_eq!(count(&c, "SELECT sum(rows) FROM retention_events"), 125);
-    assert_eq!(count(&c, "SELECT count(*) FROM archive_intervals WHERE pruned_at_us IS NULL"), 0);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM archive_intervals WHERE pruned_at_us IS NULL"
+        ),
+        0
+    );
 
     // A late row in a pruned interval becomes generation 1, never overwriting generation 0.
     add_trades(&c, "binance", "BTC/USDT", 0, 1000, 1);
@@ -437,10 +478,16 @@ fn retention_without_archive_by_age_with_dry_run() {
     assert_eq!(count(&c, "SELECT count(*) FROM retention_events"), 0);
     let done = prune(&mut c, &policy, false, 3600, now, false).unwrap();
     assert_eq!(done.pruned.iter().map(|p| p.rows).sum::<u64>(), 20);
-    assert!(done.pruned.iter().all(|p| !p.archived && p.reason == Reason::MaxAge));
+    assert!(done
+        .pruned
+        .iter()
+        .all(|p| !p.archived && p.reason == Reason::MaxAge));
     assert_eq!(count(&c, "SELECT count(*) FROM trades"), 20);
     assert_eq!(
-        count(&c, "SELECT count(*) FROM retention_events WHERE reason = 'max_age' AND archived = 0"),
+        count(
+            &c,
+            "SELECT count(*) FROM retention_events WHERE reason = 'max_age' AND archived = 0"
+        ),
         2
     );
 }
@@ -470,7 +517,14 @@ fn export_one_market_and_range_with_fixed_scales() {
         venue: Some("okx".into()),
         ..q
     };
-    assert!(export_parquet(&c, &none, &dir.path().join("n.parquet"), &FileOptions::default(), &mut |_| {}).is_err());
+    assert!(export_parquet(
+        &c,
+        &none,
+        &dir.path().join("n.parquet"),
+        &FileOptions::default(),
+        &mut |_| {}
+    )
+    .is_err());
     assert!(!dir.path().join("n.parquet").exists());
 }
 
@@ -539,7 +593,13 @@ fn s3_archive_verify_prune_and_survive_an_outage() {
     let err = rt.block_on(a.run_once(later, false)).unwrap_err();
     assert!(matches!(err, ArchiveError::Upload { .. }), "{err}");
     assert!(!err.to_string().contains(harness::SECRET_KEY));
-    assert_eq!(count(&c, "SELECT count(*) FROM archive_intervals WHERE start_us = 1704160800000000"), 0);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM archive_intervals WHERE start_us = 1704160800000000"
+        ),
+        0
+    );
     assert_eq!(walk(&cfg.staging_dir).len(), 1);
     let policy = RetentionConfig {
         max_age_hours: Some(0),

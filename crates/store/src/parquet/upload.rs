@@ -14,7 +14,9 @@ use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+};
 
 use super::config::ArchiveConfig;
 use super::error::ArchiveError;
@@ -152,7 +154,8 @@ impl Destination {
         } else {
             format!("{}/{relative}", self.prefix)
         };
-        ObjectPath::parse(&full).map_err(|e| ArchiveError::Config(format!("object key {full}: {e}")))
+        ObjectPath::parse(&full)
+            .map_err(|e| ArchiveError::Config(format!("object key {full}: {e}")))
     }
 
     /// Uploads `file` to `relative`, then verifies it by read-back (size and CRC-32C).
@@ -160,7 +163,11 @@ impl Destination {
     /// # Errors
     /// [`ArchiveError::Upload`] after the store's retries, [`ArchiveError::Verify`] when what
     /// the store holds differs from the local file, [`ArchiveError::Io`] reading the file.
-    pub async fn upload_verified(&self, file: &WrittenFile, relative: &str) -> Result<(), ArchiveError> {
+    pub async fn upload_verified(
+        &self,
+        file: &WrittenFile,
+        relative: &str,
+    ) -> Result<(), ArchiveError> {
         let key = self.key(relative)?;
         let up = |source| ArchiveError::Upload {
             key: key.to_string(),

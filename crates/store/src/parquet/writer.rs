@@ -8,12 +8,12 @@ use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
 use ::parquet::arrow::ArrowWriter;
 use ::parquet::basic::{Compression, ZstdLevel};
 use ::parquet::file::metadata::KeyValue;
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 
 use super::error::ArchiveError;
 
@@ -139,7 +139,9 @@ impl AtomicParquet {
     /// [`ArchiveError::Io`] / [`ArchiveError::Parquet`]; the temp file is removed.
     pub fn finish(mut self) -> Result<WrittenFile, ArchiveError> {
         let Some(w) = self.writer.take() else {
-            return Err(ArchiveError::Config("parquet writer already finished".into()));
+            return Err(ArchiveError::Config(
+                "parquet writer already finished".into(),
+            ));
         };
         let buf = w.into_inner().map_err(|e| self.pq(e))?;
         let file = buf.into_inner().map_err(|e| ArchiveError::Io {
