@@ -1,8 +1,6 @@
 //! `tickrec archive [--once] [--dry-run]` and the archive task inside `tickrec record`: Parquet
 //! files of completed intervals → upload → verify → retention (`[archive]`, `[retention]`).
 
-use std::time::Duration;
-
 use crate::config::Config;
 
 /// `tickrec archive` arguments.
@@ -44,6 +42,8 @@ mod imp {
 #[cfg(feature = "parquet")]
 mod imp {
     use super::*;
+
+    use std::time::Duration;
 
     use anyhow::Context;
     use tickrec_store::parquet::{prune, Archiver, Destination, RetentionConfig};
