@@ -399,6 +399,27 @@ mod tests {
     }
 
     #[test]
+    fn archive_example_parses_with_the_feature_and_is_refused_clearly_without() {
+        let r = Config::parse(include_str!("../../../examples/archive.toml"));
+        #[cfg(feature = "parquet")]
+        {
+            let cfg = r.expect("archive example");
+            let a = cfg.archive.expect("[archive]");
+            assert_eq!(a.destination.bucket.as_deref(), Some("market-data"));
+            assert_eq!(cfg.retention.and_then(|r| r.max_age_hours), Some(168));
+        }
+        #[cfg(not(feature = "parquet"))]
+        assert!(r.unwrap_err().to_string().contains("--features parquet"));
+        #[cfg(feature = "parquet")]
+        {
+            let e = Config::parse("[[markets]]\nvenue = \"binance\"\nsymbols = [\"BTC/USDT\"]\n[archive]\ninterval_s = 7\n[archive.destination]\nlocal_dir = \"x\"\n")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("interval_s"), "{e}");
+        }
+    }
+
+    #[test]
     fn default_recording_is_valid() {
         let cfg = Config::default_recording();
         for m in &cfg.markets {

@@ -619,3 +619,78 @@ fn s3_archive_verify_prune_and_survive_an_outage() {
     assert_eq!(p.pruned.len(), 1);
     assert_eq!(count(&c, "SELECT count(*) FROM trades"), 0);
 }
+
+/// Archive throughput and size: `cargo test --release -p tickrec-store --features parquet --lib
+/// -- --ignored bench_archive --nocapture`. 1 M trades (4 markets, one hour) → local directory,
+/// including the read-back verification; then retention prunes them.
+#[test]
+#[ignore = "benchmark"]
+fn bench_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let scfg = sqlite_cfg(dir.path());
+    let mut c = open_db(&scfg);
+    let n: i64 = 1_000_000;
+    let tx = c.transaction().unwrap();
+    {
+        let mut st = tx
+            .prepare(
+                "INSERT INTO trades (venue, symbol, trade_id, price_m, price_scale, qty_m, qty_scale, \
+                 side, ts_exchange_us, ts_recv_us) VALUES (?1, ?2, ?3, ?4, 2, ?5, 8, ?6, ?7, ?8)",
+            )
+            .unwrap();
+        let markets = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"];
+        let mut price = 4_200_000i64;
+        for i in 0..n {
+            // A random-walk price and varied sizes, like a real tape.
+            price += (i * 7919 % 11) - 5;
+            let recv = T0 + i * 3_600_000_000 / n;
+            st.execute(params![
+                "binance",
+                markets[(i % 4) as usize],
+                1_000_000_000 + i,
+                price,
+                (i * 104_729) % 50_000_000 + 1,
+                if i % 3 == 0 { "sell" } else { "buy" },
+                recv - 1_500,
+                recv
+            ])
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    drop(c);
+    let mut cfg = archive_cfg(dir.path());
+    cfg.destination.local_dir = Some(dir.path().join("archive"));
+    let dest = Destination::from_config(&cfg).unwrap();
+    let mut a = Archiver::open(&scfg, cfg, dest).unwrap();
+    let rt = rt();
+    let t = std::time::Instant::now();
+    let r = rt.block_on(a.run_once(T0 + 2 * H, false)).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(r.rows, n as u64);
+    let t = std::time::Instant::now();
+    let p = prune(
+        a.connection_mut(),
+        &RetentionConfig {
+            max_age_hours: Some(0),
+            max_bytes: None,
+        },
+        true,
+        3600,
+        T0 + 2 * H,
+        false,
+    )
+    .unwrap();
+    let prune_secs = t.elapsed().as_secs_f64();
+    assert_eq!(p.pruned[0].rows, n as u64);
+    println!(
+        "archive: {} rows in {secs:.2} s = {:.0} rows/s (SQLite read + Parquet zstd(3) + copy + read-back verify); \
+         {} bytes = {:.2} B/row in {} files; retention prune: {:.0} rows/s",
+        r.rows,
+        r.rows as f64 / secs,
+        r.bytes,
+        r.bytes as f64 / r.rows as f64,
+        r.files,
+        n as f64 / prune_secs
+    );
+}
