@@ -13,6 +13,9 @@
 //! - [`latency`]: receive → commit latency in an HDR histogram (µs).
 //! - [`sqlite`]: the SQLite sink — `config.rs`, `schema.rs` (DDL, views, migrations),
 //!   `writer.rs` (the connection owner), `tests.rs`.
+//! - `parquet` (feature `parquet`): the archive — hourly Parquet files of the SQLite store,
+//!   uploaded to S3 / S3-compatible storage / a directory, verified by read-back before retention
+//!   may prune local rows; `tickrec export`'s Parquet writer.
 //! - `postgres` (feature `postgres`): the PostgreSQL/TimescaleDB sink, same files — binary
 //!   `COPY` into staging tables, `INSERT … ON CONFLICT DO NOTHING`, SQLSTATE-classified errors.
 //!
@@ -34,6 +37,8 @@
 pub mod batch;
 pub mod error;
 pub mod latency;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;

@@ -98,6 +98,7 @@ pub async fn record(
         let _ = h.send(writer.stats());
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let archive_task = crate::archive_cli::spawn_in_recorder(&cfg, stop_rx.clone())?;
     let mut tasks = Vec::new();
     for (i, m) in cfg.markets.iter().enumerate() {
         let adapter = adapter_for_market(m).with_context(|| format!("markets[{i}]"))?;
@@ -180,6 +181,9 @@ pub async fn record(
     }
     if let Some(h) = http_task {
         let _ = h.await;
+    }
+    if let Some(t) = archive_task {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     // Journal → sinks: everything durable is handed over, then the writers commit and finish.
     let (writer, extra) = tokio::task::spawn_blocking(move || {

@@ -327,6 +327,8 @@ async fn e2e_once(
         ],
         journal: None,
         postgres: postgres_section(postgres_uri)?,
+        archive: None,
+        retention: None,
     };
     let total = trades * 4;
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();

@@ -58,6 +58,12 @@ pub struct FileConfig {
     /// The durable journal between readers and sinks.
     #[serde(default)]
     pub journal: Option<JournalConfig>,
+    /// `[archive]`: Parquet files uploaded to S3 or a directory (builds with `--features parquet`).
+    #[serde(default)]
+    pub archive: Option<ArchiveSection>,
+    /// `[retention]`: how long rows stay in the local store (builds with `--features parquet`).
+    #[serde(default)]
+    pub retention: Option<RetentionSection>,
     /// Seed 000 compatibility: `[db] uri`.
     #[serde(default)]
     pub db: Option<DbConfig>,
@@ -86,6 +92,19 @@ pub type PostgresSection = tickrec_store::postgres::PostgresConfig;
 /// so that such a build can refuse it with a clear message instead of "unknown field".
 #[cfg(not(feature = "postgres"))]
 pub type PostgresSection = toml::Table;
+
+/// The `[archive]` section (feature `parquet`).
+#[cfg(feature = "parquet")]
+pub type ArchiveSection = tickrec_store::parquet::ArchiveConfig;
+/// The `[archive]` section: raw TOML without the `parquet` feature, refused with a clear message.
+#[cfg(not(feature = "parquet"))]
+pub type ArchiveSection = toml::Table;
+/// The `[retention]` section (feature `parquet`).
+#[cfg(feature = "parquet")]
+pub type RetentionSection = tickrec_store::parquet::RetentionConfig;
+/// The `[retention]` section: raw TOML without the `parquet` feature, refused with a clear message.
+#[cfg(not(feature = "parquet"))]
+pub type RetentionSection = toml::Table;
 
 /// `[http]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -178,6 +197,10 @@ pub struct Config {
     pub journal: Option<JournalConfig>,
     /// PostgreSQL sink, when configured.
     pub postgres: Option<PostgresSection>,
+    /// Parquet archive, when configured.
+    pub archive: Option<ArchiveSection>,
+    /// Local retention, when configured.
+    pub retention: Option<RetentionSection>,
 }
 
 impl Config {
@@ -215,6 +238,8 @@ impl Config {
             markets: vec![market(Venue::Kraken), market(Venue::Binance)],
             journal: None,
             postgres: None,
+            archive: None,
+            retention: None,
         }
     }
 
@@ -272,6 +297,16 @@ impl FileConfig {
                 "PostgreSQL is configured, but this build has no PostgreSQL support: rebuild with `cargo build --release --features postgres`".into(),
             ));
         }
+        #[cfg(not(feature = "parquet"))]
+        if self.archive.is_some() || self.retention.is_some() {
+            return Err(ConfigError::Invalid(
+                "[archive]/[retention] are configured, but this build has no archive support: rebuild with `cargo build --release --features parquet`".into(),
+            ));
+        }
+        #[cfg(feature = "parquet")]
+        if let Some(a) = &self.archive {
+            a.validate().map_err(ConfigError::Invalid)?;
+        }
         let mut markets = self.markets;
         if let Some(ex) = self.exchange {
             markets.push(MarketConfig {
@@ -301,6 +336,8 @@ impl FileConfig {
             markets,
             journal: self.journal,
             postgres,
+            archive: self.archive,
+            retention: self.retention,
         };
         // Build every adapter once so that a bad symbol or channel fails here, not at run time.
         for (i, m) in cfg.markets.iter().enumerate() {
@@ -427,6 +464,27 @@ channels = ["trades", "bbo"]
         assert!(e.contains("spot markets only"), "{e}");
         let e = err("[[markets]]\nvenue = \"coinbase\"\nsymbols = [\"BTC/USD\"]\nchannels = [\"candles_1m\"]\n");
         assert!(e.contains("candles_5m"), "{e}");
+    }
+
+    #[test]
+    fn archive_example_parses_with_the_feature_and_is_refused_clearly_without() {
+        let r = Config::parse(include_str!("../../../examples/archive.toml"));
+        #[cfg(feature = "parquet")]
+        {
+            let cfg = r.expect("archive example");
+            let a = cfg.archive.expect("[archive]");
+            assert_eq!(a.destination.bucket.as_deref(), Some("market-data"));
+            assert_eq!(cfg.retention.and_then(|r| r.max_age_hours), Some(168));
+        }
+        #[cfg(not(feature = "parquet"))]
+        assert!(r.unwrap_err().to_string().contains("--features parquet"));
+        #[cfg(feature = "parquet")]
+        {
+            let e = Config::parse("[[markets]]\nvenue = \"binance\"\nsymbols = [\"BTC/USDT\"]\n[archive]\ninterval_s = 7\n[archive.destination]\nlocal_dir = \"x\"\n")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("interval_s"), "{e}");
+        }
     }
 
     #[test]

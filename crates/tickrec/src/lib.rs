@@ -6,6 +6,8 @@
 //! - [`app`] — `record`: supervisors → channel → SQLite writer; signals; shutdown flush.
 //! - [`pipeline`] — readers → journal (fsync) → per-sink forwarders → writers → acks.
 //! - [`http`] — `/metrics`, `/health`, `/ready`; [`api`] — the query API under `/api/v1`.
+//! - [`archive_cli`] — `tickrec archive` and the archive task of `record` (`[archive]`, `[retention]`).
+//! - [`export`] — `tickrec export` (Parquet / Tardis-style CSV).
 //! - [`gaps`] — `tickrec gaps`, the stored tape's holes per market.
 //! - [`mcp`] — `tickrec mcp`, the query tools over the Model Context Protocol (stdio).
 //! - [`query_cli`] — `tickrec query …`, the stored tape's trades, candles, profile, vacuums, features.
@@ -14,9 +16,11 @@
 
 pub mod api;
 pub mod app;
+pub mod archive_cli;
 pub mod bench;
 pub mod bench_query;
 pub mod config;
+pub mod export;
 pub mod gaps;
 pub mod http;
 pub mod mcp;

@@ -1,6 +1,6 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
-use tickrec::{app, bench, config, gaps, http, mcp, query_cli, simulate};
+use tickrec::{app, archive_cli, bench, config, export, gaps, http, mcp, query_cli, simulate};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +52,10 @@ enum Command {
     Query(query_cli::QueryArgs),
     /// Serve the query tools to AI assistants over MCP (JSON-RPC on stdin/stdout).
     Mcp(mcp::McpArgs),
+    /// Archive completed intervals to Parquet (S3 or a directory), verify, apply retention.
+    Archive(archive_cli::ArchiveArgs),
+    /// Export a time range of the local store to Parquet or Tardis-style CSV.
+    Export(export::ExportArgs),
     /// Run the exchange simulator (Binance + Kraken v2 protocols on loopback).
     Simulate(simulate::SimulateArgs),
     /// Measure parser speed and end-to-end simulator → SQLite throughput and latency.
@@ -193,6 +197,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),
         Command::Query(args) => query_cli::run(&load_config(cli.config.as_ref())?, &args),
         Command::Mcp(args) => mcp::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Archive(args) => archive_cli::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Export(args) => export::run(&load_config(cli.config.as_ref())?, &args),
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
     }

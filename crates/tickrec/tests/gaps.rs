@@ -72,6 +72,8 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
         ],
         journal: None,
         postgres: None,
+        archive: None,
+        retention: None,
     }
 }
 

@@ -291,6 +291,8 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
         ],
         journal: None,
         postgres: None,
+        archive: None,
+        retention: None,
     };
     let (stop, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app::record(

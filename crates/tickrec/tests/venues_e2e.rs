@@ -44,6 +44,8 @@ fn config(db: PathBuf, market: MarketConfig) -> Config {
         markets: vec![market],
         journal: None,
         postgres: None,
+        archive: None,
+        retention: None,
     }
 }
 

@@ -19,6 +19,12 @@
 //! `trades` and `agg_trades` by covering `(venue, symbol, ts_exchange_us, id, price, qty, side)`
 //! indexes, so a window scan (candles, volume profile) is one sequential index walk with no table
 //! lookups. Still one secondary index per table, so the insert cost stays about the same.
+//! Version 4 (the Parquet archive, issue 9) adds `archive_intervals` (one row per archived table
+//! and interval, key `(table_name, start_us, generation)`: rows, files, bytes, when it was
+//! verified and when its local rows were pruned), `archive_files` (every uploaded object with its
+//! size and CRC-32C) and `retention_events` (every pruning, with its policy). Tables are archived
+//! by receive time (`ts_recv_us`); the archiver adds `*_recv_ts` indexes when it first runs, so a
+//! recorder without an archive pays nothing for them.
 //!
 //! Prices and quantities are `INTEGER` mantissa + `INTEGER` scale (`"0.35280000"` → `35280000`,
 //! `8`): the venue's digits exactly. Timestamps are `INTEGER` µs since the epoch, UTC. The keyed
@@ -38,7 +44,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// SQL for the exact decimal text of mantissa column `m` with scale column `s`
 /// (`35280000`, `8` → `'0.35280000'`; `-5`, `2` → `'-0.05'`; NULL if either is NULL).
@@ -273,12 +279,56 @@ fn v3() -> String {
     sql
 }
 
+/// DDL of schema version 4: the archive's bookkeeping (feature: Parquet archive, issue 9).
+fn v4() -> String {
+    r#"
+CREATE TABLE IF NOT EXISTS archive_intervals (
+    table_name     TEXT    NOT NULL,
+    start_us       INTEGER NOT NULL,
+    end_us         INTEGER NOT NULL CHECK (end_us > start_us),
+    generation     INTEGER NOT NULL CHECK (generation >= 0),
+    files          INTEGER NOT NULL CHECK (files >= 0),
+    rows           INTEGER NOT NULL CHECK (rows >= 0),
+    bytes          INTEGER NOT NULL CHECK (bytes >= 0),
+    archived_at_us INTEGER NOT NULL,
+    pruned_at_us   INTEGER,
+    PRIMARY KEY (table_name, start_us, generation)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS archive_files (
+    object_key     TEXT    NOT NULL PRIMARY KEY,
+    table_name     TEXT    NOT NULL,
+    start_us       INTEGER NOT NULL,
+    generation     INTEGER NOT NULL,
+    venue          TEXT    NOT NULL,
+    symbol         TEXT    NOT NULL,
+    rows           INTEGER NOT NULL,
+    bytes          INTEGER NOT NULL,
+    crc32c         INTEGER NOT NULL,
+    archived_at_us INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS retention_events (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_us        INTEGER NOT NULL,
+    table_name   TEXT    NOT NULL,
+    start_us     INTEGER NOT NULL,
+    end_us       INTEGER NOT NULL,
+    rows         INTEGER NOT NULL CHECK (rows >= 0),
+    reason       TEXT    NOT NULL CHECK (reason = 'max_age' OR reason = 'max_bytes'),
+    archived     INTEGER NOT NULL CHECK (archived = 0 OR archived = 1)
+) STRICT;
+"#
+    .to_string()
+}
+
 /// DDL that brings a database from version `to - 1` to version `to`.
 fn migration(to: i64) -> Option<String> {
     match to {
         1 => Some(v1()),
         2 => Some(v2()),
         3 => Some(v3()),
+        4 => Some(v4()),
         _ => None,
     }
 }

@@ -433,6 +433,11 @@ impl SqliteWriter {
         &self.path
     }
 
+    /// The open, migrated connection (for the archiver and retention, which share the file).
+    pub fn into_connection(self) -> Connection {
+        self.conn
+    }
+
     /// Writes `events` in one transaction (`BEGIN IMMEDIATE` … `COMMIT`). Rows already present
     /// (natural key) are counted as duplicates; rows failing a constraint are stored as
     /// `store_constraint` rejects. On error the transaction is rolled back and nothing is written.
