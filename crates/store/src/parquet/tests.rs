@@ -563,6 +563,7 @@ fn s3_archive_verify_prune_and_survive_an_outage() {
     cfg.server_name = Some("srv1".into());
     let dest = Destination::from_config(&cfg).unwrap();
     assert!(!dest.describe().contains(harness::SECRET_KEY));
+    assert!(!format!("{dest:?}").contains(harness::SECRET_KEY));
     let mut a = Archiver::open(&scfg, cfg.clone(), dest.clone()).unwrap();
     let rt = rt();
     let now = T0 + 2 * H + 10;
