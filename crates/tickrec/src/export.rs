@@ -187,19 +187,22 @@ fn dec(buf: &mut [u8; 48], m: i64, s: i64) -> anyhow::Result<String> {
 }
 
 fn export_csv(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> anyhow::Result<()> {
-    let (header, select) = match args.table {
+    let (header, select, key) = match args.table {
         ExportTable::Trades => (
             "exchange,symbol,timestamp,local_timestamp,id,side,price,amount",
             "venue, symbol, ts_exchange_us, ts_recv_us, trade_id, side, price_m, price_scale, qty_m, qty_scale",
+            "trade_id",
         ),
         ExportTable::AggTrades => (
             "exchange,symbol,timestamp,local_timestamp,id,side,price,amount",
             "venue, symbol, ts_exchange_us, ts_recv_us, agg_id, side, price_m, price_scale, qty_m, qty_scale",
+            "agg_id",
         ),
         ExportTable::Quotes => (
             "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount",
             "venue, symbol, ts_exchange_us, ts_recv_us, ask_qty_m, ask_qty_scale, ask_price_m, ask_price_scale, \
              bid_price_m, bid_price_scale, bid_qty_m, bid_qty_scale",
+            "seq",
         ),
         other => bail!("CSV export supports trades, agg-trades and quotes; use --format parquet for {}", other.name()),
     };
@@ -232,7 +235,7 @@ fn export_csv(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> anyho
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
         writeln!(w, "{header}")?;
         let mut stmt = conn.prepare(&format!(
-            "SELECT {select} FROM {table} WHERE {filter} ORDER BY {t}, venue, symbol"
+            "SELECT {select} FROM {table} WHERE {filter} ORDER BY {t}, venue, symbol, {key}"
         ))?;
         let mut rows = stmt.query(params_from_iter(params.iter()))?;
         let mut buf = [0u8; 48];

@@ -200,3 +200,43 @@ fn archive_config_is_refused_clearly_without_the_feature() {
     let (ok, log) = tickrec(&cfg, &["archive", "--once"]);
     assert!(!ok && log.contains("--features parquet"), "{log}");
 }
+
+/// The archive task `record` starts: its first cycle runs at once, and stop waits for it.
+#[cfg(feature = "parquet")]
+#[test]
+fn recorder_archive_task_archives_then_prunes_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = store(dir.path());
+    let archive = dir.path().join("archive");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[archive]\ngrace_s = 0\ncheck_every_s = 3600\nstaging_dir = \"{}\"\nserver_name = \"box\"\n\
+             [archive.destination]\nlocal_dir = \"{}\"\n[retention]\nmax_age_hours = 1\n",
+            dir.path().join("staging").display(),
+            archive.display()
+        ),
+    );
+    let cfg = tickrec::config::Config::load(&cfg).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tickrec::archive_cli::spawn_in_recorder(&cfg, stop_rx)
+        .unwrap()
+        .expect("archive task");
+    stop_tx.send(true).unwrap();
+    task.join();
+    assert!(archive
+        .join("binance/BTC-USDT/trades/box/2024-01-02/1704153600000.parquet")
+        .exists());
+    let n: i64 = c
+        .query_row(
+            "SELECT count(*) FROM retention_events WHERE archived = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM trades", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+}

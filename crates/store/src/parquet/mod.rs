@@ -29,7 +29,9 @@ pub use config::{ArchiveConfig, DestinationConfig, RetentionConfig};
 pub use error::ArchiveError;
 pub use export::{export_parquet, ExportQuery, ExportStats};
 pub use retention::{prune, used_bytes, Pruned, Reason, RetentionReport};
-pub use schema::{spec, Columns, DecimalScales, TableSpec, ARCHIVED, DECIMAL_PRECISION};
+pub use schema::{
+    spec, Columns, DecimalScales, TableSpec, ARCHIVED, DECIMAL_PRECISION, SMALL_PRECISION,
+};
 pub use upload::Destination;
 pub use writer::{
     checksum_file, remove_stale_temp_files, write_file, AtomicParquet, FileOptions, WrittenFile,

@@ -1,9 +1,10 @@
 //! Which SQLite tables are archived, and their Parquet (Arrow) columns.
 //!
 //! # Exact numbers
-//! Prices and quantities are Arrow/Parquet `Decimal128(38, s)` (Parquet logical type `DECIMAL`,
-//! physical `FIXED_LEN_BYTE_ARRAY(16)`): DuckDB reads them as `DECIMAL(38, s)`, Polars as
-//! `Decimal`, pandas/pyarrow as `decimal.Decimal` — exact, never a float. `s` is the largest scale
+//! Prices and quantities are Arrow/Parquet `Decimal128(18, s)` (Parquet logical type `DECIMAL`,
+//! physical `INT64`; `Decimal128(38, s)` / `FIXED_LEN_BYTE_ARRAY(16)` only in a file holding a value
+//! of more than 18 digits): DuckDB reads them as `DECIMAL(18, s)`, Polars as `Decimal`,
+//! pandas/pyarrow as `decimal.Decimal` — exact, never a float. `s` is the largest scale
 //! of that column in the file; rows with fewer digits are rescaled exactly (`0.35` with `s = 8`
 //! is `0.35000000`: trailing zeros are the only thing not kept). The scale of every decimal column
 //! is also listed in the file's key/value metadata (`tickrec.decimal_scales`).
@@ -27,9 +28,13 @@ use rusqlite::Row;
 use super::error::ArchiveError;
 use crate::table::Table;
 
-/// Decimal precision of every price/quantity column: an i64 mantissa (19 digits) rescaled by up
-/// to 18 more digits fits in 38.
+/// Decimal precision of a price/quantity column holding a value of more than 18 digits: an i64
+/// mantissa (19 digits) rescaled by up to 18 more digits fits in 38.
 pub const DECIMAL_PRECISION: u8 = 38;
+
+/// Decimal precision of a price/quantity column whose values all fit 18 digits (the usual case):
+/// Parquet stores it as `INT64`.
+pub const SMALL_PRECISION: u8 = 18;
 
 /// `(column, scale)` of every decimal column of a batch.
 pub type DecimalScales = Vec<(&'static str, u8)>;
@@ -463,11 +468,23 @@ impl Columns {
                         Some(f) => f,
                         None => max,
                     };
-                    let a =
-                        Decimal128Array::from_iter(v.drain(..).map(|d| {
-                            d.map(|(m, s)| i128::from(m) * 10i128.pow(u32::from(scale - s)))
-                        }))
-                        .with_precision_and_scale(DECIMAL_PRECISION, scale as i8)?;
+                    let values: Vec<Option<i128>> = v
+                        .drain(..)
+                        .map(|d| d.map(|(m, s)| i128::from(m) * 10i128.pow(u32::from(scale - s))))
+                        .collect();
+                    // 18 digits is stored as INT64 (8 bytes, and DuckDB computes on BIGINT);
+                    // only a file holding a larger value needs 38 digits (16 bytes).
+                    let small = 10u128.pow(u32::from(SMALL_PRECISION));
+                    // Batches of one file (export) must share a schema: fixed scales → 38.
+                    let precision = if self.fixed_scales.is_none()
+                        && values.iter().flatten().all(|x| x.unsigned_abs() < small)
+                    {
+                        SMALL_PRECISION
+                    } else {
+                        DECIMAL_PRECISION
+                    };
+                    let a = Decimal128Array::from(values)
+                        .with_precision_and_scale(precision, scale as i8)?;
                     fields.push(Field::new(c.name, a.data_type().clone(), nullable));
                     arrays.push(Arc::new(a));
                     scales.push((c.name, scale));

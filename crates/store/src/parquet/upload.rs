@@ -28,11 +28,18 @@ const SEED_ACCESS_KEY: &str = "AWS_ACCESS_KEY";
 const SEED_SECRET_KEY: &str = "AWS_SECRET_KEY";
 
 /// Where archive files go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Destination {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     describe: String,
+}
+
+/// Only the description: the store's own `Debug` would show its whole configuration.
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Destination").field(&self.describe).finish()
+    }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

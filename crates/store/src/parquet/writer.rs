@@ -143,14 +143,17 @@ impl AtomicParquet {
                 "parquet writer already finished".into(),
             ));
         };
-        let buf = w.into_inner().map_err(|e| self.pq(e))?;
-        let file = buf.into_inner().map_err(|e| ArchiveError::Io {
-            path: self.tmp.clone(),
-            source: e.into_error(),
+        if let Err(e) = self.close_and_sync(w) {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(e);
+        }
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&self.tmp);
+            ArchiveError::Io {
+                path: self.path.clone(),
+                source: e,
+            }
         })?;
-        file.sync_all().map_err(ArchiveError::io(&self.tmp))?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(ArchiveError::io(&self.path))?;
         // The rename itself is durable only once the directory is synced.
         let dir = parent_dir(&self.path);
         File::open(dir)
@@ -163,6 +166,16 @@ impl AtomicParquet {
             bytes,
             crc32c,
         })
+    }
+
+    /// Writes the footer and fsyncs the temp file.
+    fn close_and_sync(&self, w: ArrowWriter<BufWriter<File>>) -> Result<(), ArchiveError> {
+        let buf = w.into_inner().map_err(|e| self.pq(e))?;
+        let file = buf.into_inner().map_err(|e| ArchiveError::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(ArchiveError::io(&self.tmp))
     }
 }
 
