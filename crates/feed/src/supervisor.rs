@@ -363,7 +363,7 @@ async fn session(
     let expected_acks = adapter.expected_acks();
     let mut acks = 0usize;
     if expected_acks == 0 {
-        info!(connection = %cfg.name, %venue, "subscribed (streams in URL)");
+        info!(connection = %cfg.name, %venue, "subscribed (the venue sends no acknowledgements: streams in the URL, or none by protocol)");
     }
     let opened = Instant::now();
     let mut last_frame = Instant::now();
