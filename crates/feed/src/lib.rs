@@ -6,6 +6,8 @@
 //! - [`supervisor`] — one task per connection: connect → subscribe → read loop → reconnect.
 //! - [`backfill`] — REST gap repair over HTTP with rate-limit handling.
 //! - [`continuity`] — trade-id gap / duplicate detection per market.
+//! - [`quality`] — data-quality events (gaps, repairs, reconnects, stale sockets) for the sinks.
+//! - [`streams`] — live per-connection and per-stream state for `/health`, `/metrics`, the status page.
 //! - [`backoff`] — exponential backoff with jitter, reset after a healthy period.
 //! - [`tls`] — the rustls crypto provider (ring) used for `wss://`.
 //! - [`telemetry`] — metric handles of a connection.
@@ -13,10 +15,13 @@
 pub mod backfill;
 pub mod backoff;
 pub mod continuity;
+pub mod quality;
+pub mod streams;
 pub mod supervisor;
 pub mod telemetry;
 pub mod tls;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use continuity::{Continuity, ContinuityTracker};
+pub use streams::{ConnState, ConnectionState, StreamRegistry};
 pub use supervisor::{run_connection, ConnectionConfig, ConnectionReport};

@@ -19,6 +19,8 @@ use tracing::{debug, error, info, warn};
 use crate::backfill::{http_client, run_backfill, BackfillConfig};
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::continuity::{Continuity, ContinuityTracker};
+use crate::quality;
+use crate::streams::{ConnState, ConnectionState};
 use crate::telemetry::ConnectionMetrics;
 
 /// Settings of one connection.
@@ -46,6 +48,8 @@ pub struct ConnectionConfig {
     /// Raised by the journal when it is full: the reader drops its connection instead of
     /// blocking, and backfills the hole once it reconnects.
     pub backpressure: Option<Arc<AtomicBool>>,
+    /// Live state for `/health`, `/metrics` and the status page (see [`crate::streams`]).
+    pub state: Option<Arc<ConnectionState>>,
 }
 
 impl ConnectionConfig {
@@ -62,6 +66,7 @@ impl ConnectionConfig {
             backfill_drain: Duration::from_secs(30),
             resume_from: Vec::new(),
             backpressure: None,
+            state: None,
         }
     }
 }
@@ -133,6 +138,9 @@ pub async fn run_connection(
         tx.clone(),
         cfg.name.clone(),
     ));
+    // Since when, why and after how many connects the connection has been down: written as one
+    // `reconnect` data-quality event once it is back (or at shutdown).
+    let mut outage: Option<(i64, String, u32)> = None;
     loop {
         if *shutdown.borrow() {
             break;
@@ -151,7 +159,14 @@ pub async fn run_connection(
                     metrics.reconnects.increment(1);
                 }
                 metrics.connected.set(1.0);
+                set_state(&cfg, ConnState::Connected);
                 info!(connection = %cfg.name, %venue, url = %redact(&url), "connected");
+                if let Some((since, reason, attempts)) = outage.take() {
+                    let ev = quality::reconnect(venue, &cfg.name, since, attempts, &reason);
+                    if tx.send(vec![ev]).await.is_err() {
+                        break;
+                    }
+                }
                 let end = session(
                     ws,
                     adapter.as_ref(),
@@ -166,6 +181,7 @@ pub async fn run_connection(
                 )
                 .await;
                 metrics.connected.set(0.0);
+                set_state(&cfg, ConnState::Down);
                 end
             }
             Err(e) => SessionEnd::Reconnect(format!("connect failed: {e}")),
@@ -180,6 +196,10 @@ pub async fn run_connection(
                 break;
             }
             SessionEnd::Reconnect(reason) => {
+                match &mut outage {
+                    Some((_, _, attempts)) => *attempts += 1,
+                    None => outage = Some((now_us(), reason.clone(), 1)),
+                }
                 backoff.on_disconnect(started.elapsed());
                 let delay = backoff.next_delay();
                 warn!(connection = %cfg.name, %venue, %reason, delay_ms = delay.as_millis() as u64,
@@ -190,6 +210,15 @@ pub async fn run_connection(
                 }
             }
         }
+    }
+    if let Some((since, reason, attempts)) = outage.take() {
+        let why = format!("{reason}; still down at shutdown");
+        // The channel may be gone already (sink stopped): then there is nowhere to write it.
+        let _ = tx
+            .send(vec![quality::reconnect(
+                venue, &cfg.name, since, attempts, &why,
+            )])
+            .await;
     }
     // Let in-flight backfills finish so their trades reach the sinks before we return.
     drop(gaps_tx);
@@ -241,6 +270,18 @@ async fn backfill_worker(
             totals.unrepaired += total;
             unrepaired.increment(total);
             warn!(connection = %name, %venue, symbol = %gap.symbol, from = gap.from, to = gap.to, "gap cannot be backfilled from this venue");
+            let why = if client.is_none() {
+                "no HTTP client for backfill"
+            } else {
+                "the venue's REST API cannot serve these trades"
+            };
+            if tx
+                .send(vec![quality::unrepaired(venue, &gap, total, why)])
+                .await
+                .is_err()
+            {
+                break;
+            }
             continue;
         };
         let out = run_backfill(client, &cfg, cursor, gap).await;
@@ -255,11 +296,30 @@ async fn backfill_worker(
             warn!(connection = %name, %venue, symbol = %out.gap.symbol, from = out.gap.from, to = out.gap.to,
                 trades = found, missing = out.missing, error = out.error.as_deref().unwrap_or("venue has no more"), "gap only partly repaired");
         }
-        if !out.trades.is_empty() {
-            let events = out.trades.into_iter().map(Event::Trade).collect();
-            if tx.send(events).await.is_err() {
-                break;
-            }
+        let mut notes = Vec::with_capacity(2);
+        if found > 0 {
+            let last_ts = out
+                .trades
+                .iter()
+                .map(|t| t.ts_exchange_us)
+                .max()
+                .unwrap_or(0);
+            notes.push(quality::backfilled(
+                venue, &out.gap, found, out.pages, last_ts,
+            ));
+        }
+        if out.missing > 0 {
+            let why = out
+                .error
+                .as_deref()
+                .unwrap_or("the venue no longer serves these trade ids");
+            notes.push(quality::unrepaired(venue, &out.gap, out.missing, why));
+        }
+        // The repair notes travel behind the trades they describe, in the same batch.
+        let mut events: Vec<Event> = out.trades.into_iter().map(Event::Trade).collect();
+        events.extend(notes);
+        if tx.send(events).await.is_err() {
+            break;
         }
     }
     totals
@@ -283,6 +343,12 @@ async fn connect(url: &str, timeout: Duration) -> Result<Ws, String> {
         Ok(Ok((ws, _resp))) => Ok(ws),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("timed out after {} ms", timeout.as_millis())),
+    }
+}
+
+fn set_state(cfg: &ConnectionConfig, st: ConnState) {
+    if let Some(s) = &cfg.state {
+        s.set_state(st);
     }
 }
 
@@ -363,6 +429,7 @@ async fn session(
     let expected_acks = adapter.expected_acks();
     let mut acks = 0usize;
     if expected_acks == 0 {
+        set_state(cfg, ConnState::Subscribed);
         info!(connection = %cfg.name, %venue, "subscribed (the venue sends no acknowledgements: streams in the URL, or none by protocol)");
     }
     let opened = Instant::now();
@@ -417,6 +484,7 @@ async fn session(
                     FrameKind::SubscribeAck(n) => {
                         acks += n;
                         if acks == expected_acks {
+                            set_state(cfg, ConnState::Subscribed);
                             info!(connection = %cfg.name, %venue, acks, "subscribed");
                         }
                     }
@@ -446,10 +514,17 @@ async fn session(
                     // reconnect reveals these as a gap, and backfill repairs it.
                     buf.clear();
                     metrics.dropped.increment(1);
+                    if let Some(st) = &cfg.state {
+                        st.on_dropped();
+                    }
                     return SessionEnd::Reconnect("Back-pressure – reconnecting".into());
                 }
                 if !buf.is_empty() {
                     metrics.count(&buf);
+                    if let Some(st) = &cfg.state {
+                        st.on_events(&buf);
+                    }
+                    let mut notes: Vec<Event> = Vec::new();
                     for e in &buf {
                         if let Event::Trade(t) = e {
                             match tracker.observe(t) {
@@ -461,8 +536,13 @@ async fn session(
                                     metrics.gap_size.record(missing as f64);
                                     warn!(connection = %cfg.name, %venue, symbol = %t.symbol, from, to, missing, "trade id gap; backfilling");
                                     let aggregate = matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. });
+                                    if let Some(st) = &cfg.state {
+                                        st.on_gap(&t.symbol, aggregate);
+                                    }
+                                    let gap = TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us, before_ts_us: t.ts_exchange_us };
+                                    notes.push(quality::gap(venue, t.symbol.clone(), &gap, t.ts_exchange_us));
                                     // The worker outlives the session; a send error only means it already stopped.
-                                    let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate, from, to, after_ts_us, before_ts_us: t.ts_exchange_us });
+                                    let _ = gaps.send(gap);
                                 }
                                 Continuity::Window { after_ts_us, before_ts_us } => {
                                     // Text ids cannot be counted: the outage is a time window, one unit.
@@ -470,11 +550,19 @@ async fn session(
                                     report.missing_ids += 1;
                                     metrics.gaps.increment(1);
                                     warn!(connection = %cfg.name, %venue, symbol = %t.symbol, after_ts_us, before_ts_us, "trades may be missing across the reconnect; backfilling the window");
-                                    let _ = gaps.send(TradeGap { symbol: t.symbol.clone(), aggregate: false, from: 0, to: 0, after_ts_us, before_ts_us });
+                                    if let Some(st) = &cfg.state {
+                                        st.on_gap(&t.symbol, false);
+                                    }
+                                    let gap = TradeGap { symbol: t.symbol.clone(), aggregate: false, from: 0, to: 0, after_ts_us, before_ts_us };
+                                    notes.push(quality::gap(venue, t.symbol.clone(), &gap, before_ts_us));
+                                    let _ = gaps.send(gap);
                                 }
                                 Continuity::Behind => {
                                     report.behind += 1;
                                     metrics.behind.increment(1);
+                                    if let Some(st) = &cfg.state {
+                                        st.on_out_of_order(&t.symbol, matches!(t.kind, tickrec_model::TradeKind::Aggregate { .. }));
+                                    }
                                 }
                                 Continuity::First | Continuity::Next | Continuity::Unordered => {}
                             }
@@ -494,6 +582,8 @@ async fn session(
                         warned_full = true;
                         warn!(connection = %cfg.name, %venue, "event channel full: sink is behind");
                     }
+                    // Data-quality notes ride with the trades that revealed them (not counted as events).
+                    buf.extend(notes);
                     let batch = std::mem::take(&mut buf);
                     if tx.send(batch).await.is_err() {
                         return SessionEnd::SinkClosed;
@@ -514,6 +604,11 @@ async fn session(
                 let now = Instant::now();
                 if now.duration_since(last_frame) > rules.idle_timeout {
                     metrics.timeouts.increment(1);
+                    let silent_us = i64::try_from(now.duration_since(last_frame).as_micros()).unwrap_or(i64::MAX);
+                    let ev = quality::stale(venue, &cfg.name, now_us().saturating_sub(silent_us));
+                    if tx.send(vec![ev]).await.is_err() {
+                        return SessionEnd::SinkClosed;
+                    }
                     return SessionEnd::Reconnect(format!("no frame for {} ms (stale)", rules.idle_timeout.as_millis()));
                 }
                 if let Some(sent) = awaiting_pong {

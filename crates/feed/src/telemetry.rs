@@ -16,14 +16,6 @@ pub struct ConnectionMetrics {
     pub reconnects: Counter,
     /// Silent sockets detected.
     pub timeouts: Counter,
-    /// Trades parsed.
-    pub trades: Counter,
-    /// Quotes parsed.
-    pub quotes: Counter,
-    /// Candle updates parsed.
-    pub candles: Counter,
-    /// Book messages parsed.
-    pub books: Counter,
     /// Frames dropped because the journal was full (repaired by backfill).
     pub dropped: Counter,
     /// Trade-id gaps detected.
@@ -44,10 +36,6 @@ impl ConnectionMetrics {
             connected: gauge!("collector_websocket_connected", "venue" => v),
             reconnects: counter!("collector_websocket_reconnects_total", "venue" => v),
             timeouts: counter!("collector_message_timeouts_total", "venue" => v),
-            trades: counter!("ws_msgs_total", "venue" => v, "channel" => "trades"),
-            quotes: counter!("ws_msgs_total", "venue" => v, "channel" => "bbo"),
-            candles: counter!("ws_msgs_total", "venue" => v, "channel" => "candles"),
-            books: counter!("ws_msgs_total", "venue" => v, "channel" => "book"),
             dropped: counter!("collector_messages_dropped_total", "venue" => v),
             gaps: counter!("collector_sequence_gaps_total", "venue" => v),
             gap_size: histogram!("collector_sequence_gap_size", "venue" => v),
@@ -55,19 +43,12 @@ impl ConnectionMetrics {
         }
     }
 
-    /// Counts the events of one frame.
+    /// Counts the reject rows of one frame. (Data messages are counted per stream, with their
+    /// symbol, by [`crate::streams`]; data-quality events where they are made.)
     pub fn count(&self, events: &[Event]) {
         for e in events {
-            match e {
-                Event::Trade(_) => self.trades.increment(1),
-                Event::Quote(_) => self.quotes.increment(1),
-                Event::Candle(_) => self.candles.increment(1),
-                Event::Book(_) => self.books.increment(1),
-                Event::Reject(r) => self.reject(r.reason),
-                Event::Quality(q) => {
-                    counter!("tickrec_data_quality_events_total", "venue" => self.venue.as_str(), "kind" => q.kind.as_str())
-                        .increment(1);
-                }
+            if let Event::Reject(r) = e {
+                self.reject(r.reason);
             }
         }
     }

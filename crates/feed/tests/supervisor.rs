@@ -15,7 +15,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tickrec_feed::backfill::BackfillConfig;
 use tickrec_feed::{run_connection, BackoffConfig, ConnectionConfig, ConnectionReport};
-use tickrec_model::{Channel, Event, Reject, RejectReason, Side, Trade, TradeId};
+use tickrec_model::{
+    Channel, Event, QualityEvent, QualityKind, Reject, RejectReason, Side, Trade, TradeId,
+};
 use tickrec_venues::binance::BinanceAdapter;
 use tickrec_venues::kraken::KrakenAdapter;
 use tickrec_venues::{ClientPing, HeartbeatRules, MarketSub, VenueAdapter};
@@ -181,6 +183,18 @@ struct Recorder {
     handle: JoinHandle<ConnectionReport>,
     rx: mpsc::Receiver<Vec<Event>>,
     events: Vec<Event>,
+    /// Data-quality events, kept apart so data assertions see only data.
+    quality: Vec<QualityEvent>,
+}
+
+/// Moves a delivered batch into data events and data-quality events.
+fn route(batch: Vec<Event>, events: &mut Vec<Event>, quality: &mut Vec<QualityEvent>) {
+    for e in batch {
+        match e {
+            Event::Quality(q) => quality.push(q),
+            other => events.push(other),
+        }
+    }
 }
 
 fn rules(client_ping: ClientPing, ping_ms: u64, pong_ms: u64, idle_ms: u64) -> HeartbeatRules {
@@ -220,6 +234,7 @@ impl Recorder {
             backfill_drain: Duration::from_secs(5),
             resume_from: Vec::new(),
             backpressure: None,
+            state: None,
         };
         let (tx, rx) = mpsc::channel(1024);
         let (stop, stop_rx) = watch::channel(false);
@@ -229,16 +244,17 @@ impl Recorder {
             handle,
             rx,
             events: Vec::new(),
+            quality: Vec::new(),
         }
     }
 
     /// Receives until at least `n` events arrived in total; returns all of them.
     async fn wait_events(&mut self, n: usize) -> &[Event] {
-        let (rx, events) = (&mut self.rx, &mut self.events);
+        let (rx, events, quality) = (&mut self.rx, &mut self.events, &mut self.quality);
         within(format!("{n} events"), async {
             while events.len() < n {
                 match rx.recv().await {
-                    Some(batch) => events.extend(batch),
+                    Some(batch) => route(batch, events, quality),
                     None => panic!("event channel closed after {} events", events.len()),
                 }
             }
@@ -250,11 +266,18 @@ impl Recorder {
     /// Signals shutdown, checks that `run_connection` returns promptly (and did not panic), and
     /// returns its report with every event it delivered.
     async fn stop(self) -> (ConnectionReport, Vec<Event>) {
+        let (report, events, _) = self.stop_with_quality().await;
+        (report, events)
+    }
+
+    /// [`Recorder::stop`], also returning the data-quality events.
+    async fn stop_with_quality(self) -> (ConnectionReport, Vec<Event>, Vec<QualityEvent>) {
         let Recorder {
             stop,
             mut handle,
             mut rx,
             mut events,
+            mut quality,
         } = self;
         stop.send(true)
             .expect("run_connection still holds the shutdown receiver");
@@ -262,7 +285,7 @@ impl Recorder {
             loop {
                 tokio::select! {
                     r = &mut handle => break r,
-                    Some(batch) = rx.recv() => events.extend(batch),
+                    Some(batch) = rx.recv() => route(batch, &mut events, &mut quality),
                 }
             }
         })
@@ -271,9 +294,9 @@ impl Recorder {
         let report = joined.expect("run_connection panicked");
         // `run_connection` dropped its sender: this drains what is left and ends.
         while let Some(batch) = rx.recv().await {
-            events.extend(batch);
+            route(batch, &mut events, &mut quality);
         }
-        (report, events)
+        (report, events, quality)
     }
 }
 
@@ -461,8 +484,19 @@ async fn kraken_mixed_and_garbage_frames_keep_good_trades_and_reject_each_bad_th
         .await;
 
         rec.wait_events(9).await;
-        let (report, events) = rec.stop().await;
+        let (report, events, quality) = rec.stop_with_quality().await;
         assert_eq!(events.len(), 9, "exactly the expected events: {events:#?}");
+        // The hole left by the rejected trade 101 is written down, and so is its failed repair.
+        let kinds: Vec<_> = quality.iter().map(|q| (q.kind, q.from_id, q.to_id, q.count)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (QualityKind::Gap, Some(101), Some(101), 1),
+                (QualityKind::GapUnrepaired, Some(101), Some(101), 1),
+            ],
+            "{quality:#?}"
+        );
+        assert!(quality.iter().all(|q| q.symbol.as_deref() == Some("BTC/USD")));
         assert_trade(&events[0], "BTC/USD", 100, Side::Buy, "65432.10", "0.00150000");
         assert_reject(&events[1], RejectReason::NonPositivePrice, Some("BTC/USD"));
         let unknown = assert_reject(&events[2], RejectReason::UnknownSymbol, Some("DOGE/USD"));
@@ -709,9 +743,23 @@ async fn silent_connection_is_replaced_and_subscriptions_replayed() {
             )]))
             .await;
         rec.wait_events(1).await;
-        let (report, events) = rec.stop().await;
+        let (report, events, quality) = rec.stop_with_quality().await;
         assert_trade(&events[0], "ETH/USD", 3, Side::Buy, "3000.00", "1");
         assert!(report.connects >= 2, "{report:?}");
+        // The silence and the outage it caused are both on the record, in that order.
+        let stale = quality.iter().position(|q| q.kind == QualityKind::Stale);
+        let back = quality
+            .iter()
+            .position(|q| q.kind == QualityKind::Reconnect);
+        assert!(
+            matches!((stale, back), (Some(s), Some(b)) if s < b),
+            "{quality:#?}"
+        );
+        let s = &quality[stale.unwrap_or_default()];
+        assert!(
+            s.end_us - s.start_us >= 1_000_000,
+            "silence of ≥ idle timeout: {s:?}"
+        );
         drop(conn1);
     })
     .await;

@@ -5,9 +5,12 @@
 //! - [`time`]: microsecond UTC clocks and a fast RFC 3339 parser.
 //! - [`venue`]: the venue enum and unified symbols.
 //! - [`event`]: trades, quotes, candles, book updates, rejects — what parsers emit and sinks store.
+//! - [`hist`]: a lock-free fixed-bucket latency histogram (exchange → receive lag, receive →
+//!   commit latency) that renders as a Prometheus histogram.
 
 pub mod decimal;
 pub mod event;
+pub mod hist;
 pub mod time;
 pub mod venue;
 

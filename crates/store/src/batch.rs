@@ -36,6 +36,7 @@ use tokio::sync::mpsc::Receiver;
 
 use crate::error::{ErrorClass, StoreError};
 use crate::latency::{LatencyRecorder, LatencySummary};
+use tickrec_model::hist::LatencyHistogram;
 
 /// First back-off after a transient error.
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -166,6 +167,11 @@ pub struct WriterStats {
     pub last_commit_us: AtomicI64,
     /// True while the writer is backing off after a transient error.
     pub retrying: AtomicBool,
+    /// Receive → commit latency of every committed row (lock-free buckets; rendered as
+    /// `tickrec_receive_to_commit_ms{sink}`).
+    pub commit_latency: LatencyHistogram,
+    /// Set when the writer stopped on a fatal error (the journal keeps its data).
+    pub failed: AtomicBool,
 }
 
 impl WriterStats {
@@ -248,6 +254,9 @@ pub fn run_batch_loop<W: BatchWriter>(
     stats: &WriterStats,
 ) -> Result<WriterReport, StoreError> {
     let sink = writer.sink();
+    // Registered up front so dashboards and alerts see a 0, not a missing series.
+    metrics::counter!("collector_db_insert_errors_total", "sink" => sink).absolute(0);
+    metrics::counter!("tickrec_rows_duplicate_total", "sink" => sink).absolute(0);
     let max_rows = cfg.max_rows.max(1);
     let max_wait = Duration::from_millis(cfg.max_ms);
     let mut report = WriterReport::default();
@@ -317,6 +326,7 @@ pub fn run_batch_loop<W: BatchWriter>(
                         "fatal store error, writer stops; the transaction's rows are not stored"
                     );
                     stats.retrying.store(false, Ordering::Relaxed);
+                    stats.failed.store(true, Ordering::Relaxed);
                     return Err(e);
                 }
             }
@@ -327,6 +337,9 @@ pub fn run_batch_loop<W: BatchWriter>(
         for batch in &pending {
             for ev in batch {
                 latency.record_since(ev.ts_recv_us(), now);
+                stats
+                    .commit_latency
+                    .record_us(now.saturating_sub(ev.ts_recv_us()));
             }
         }
         let committed_batches = pending.len() as u64;
@@ -345,8 +358,9 @@ pub fn run_batch_loop<W: BatchWriter>(
             metrics::counter!("collector_db_insert_errors_total", "sink" => sink)
                 .increment(tx.poisoned);
         }
-        metrics::histogram!("db_insert_ms", "sink" => sink)
-            .record(started.elapsed().as_secs_f64() * 1e3);
+        let took = started.elapsed().as_secs_f64();
+        metrics::histogram!("db_insert_ms", "sink" => sink).record(took * 1e3);
+        metrics::histogram!("collector_db_write_seconds", "sink" => sink).record(took);
         for (table, n) in tx.per_table() {
             if n > 0 {
                 metrics::counter!("tickrec_rows_committed_total", "sink" => sink, "table" => table)

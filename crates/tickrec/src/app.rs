@@ -3,11 +3,13 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tickrec_feed::{run_connection, ConnectionConfig, ConnectionReport};
-use tickrec_model::Event;
+use tickrec_feed::{
+    run_connection, ConnectionConfig, ConnectionReport, ConnectionState, StreamRegistry,
+};
+use tickrec_model::{Channel, Event};
 use tickrec_store::{spawn_sqlite_writer, WriterReport};
 use tickrec_venues::{adapter_for, MarketSub, VenueAdapter, VenueError};
 use tokio::sync::{mpsc, watch};
@@ -86,16 +88,17 @@ pub async fn record(
         stats: writer.stats(),
     }];
     let extra_writers = spawn_extra_sinks(&cfg, &mut ports)?;
+    let sink_stats: SinkStats = ports.iter().map(|p| (p.name, p.stats.clone())).collect();
     if let Some(h) = hooks.sink_stats {
-        let _ = h.send(ports.iter().map(|p| (p.name, p.stats.clone())).collect());
+        let _ = h.send(sink_stats.clone());
     }
     let pipeline = crate::pipeline::start(journal_cfg, rx, ports, backpressure.clone())?;
+    let streams = Arc::new(StreamRegistry::new());
     if let Some(h) = hooks.writer_stats {
         let _ = h.send(writer.stats());
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    let mut names = Vec::new();
     for (i, m) in cfg.markets.iter().enumerate() {
         let adapter = adapter_for_market(m).with_context(|| format!("markets[{i}]"))?;
         let base = m
@@ -103,10 +106,27 @@ pub async fn record(
             .clone()
             .unwrap_or_else(|| adapter.default_ws_url().to_string());
         let name = format!("{}#{i}", m.venue);
-        names.push(name.clone());
         let mut conn = ConnectionConfig::new(name, base);
         conn.rest_url = m.rest_url.clone();
+        if let Some(ms) = m.message_timeout_ms {
+            let mut rules = adapter.heartbeat();
+            rules.idle_timeout = Duration::from_millis(ms);
+            conn.heartbeat = Some(rules);
+        }
         conn.backpressure = Some(backpressure.clone());
+        let stream_keys: Vec<(Arc<str>, Channel)> = m
+            .symbols
+            .iter()
+            .flat_map(|s| m.channels.iter().map(move |c| (Arc::from(s.trim()), *c)))
+            .collect();
+        // Nobody reads the live state without the HTTP server: skip its per-message cost.
+        if cfg.http.enabled {
+            conn.state = Some(streams.register(ConnectionState::new(
+                conn.name.clone(),
+                m.venue,
+                &stream_keys,
+            )));
+        }
         conn.resume_from = resume
             .iter()
             .filter(|r| {
@@ -130,11 +150,18 @@ pub async fn record(
     }
     drop(tx);
     let http_task = if cfg.http.enabled {
-        let state = HttpState::new(writer.stats(), names, started);
+        let state = HttpState::new(
+            streams.clone(),
+            sink_stats,
+            pipeline.stats(),
+            backpressure.clone(),
+            started,
+            Duration::from_secs(cfg.http.stale_after_s),
+        );
         let listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
             .with_context(|| format!("binding HTTP server to {}", cfg.http.listen))?;
-        info!(listen = %cfg.http.listen, "http server listening (/metrics, /health, /ready)");
+        info!(listen = %cfg.http.listen, "http server listening (/ status page, /metrics, /health, /ready)");
         Some(tokio::spawn(http::serve(listener, state, stop_rx.clone())))
     } else {
         None

@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// then ends when both sinks hold every trade.
     #[arg(long)]
     pub postgres_uri: Option<String>,
+    /// End-to-end: run with the metrics recorder installed, the HTTP server on, and `/metrics`
+    /// scraped every second (compare with a run without it: the cost of observability).
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 /// Which benchmark.
@@ -68,7 +72,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        println!("\n| end-to-end run (4 markets: 2 Binance + 2 Kraken) | trades | trades/s | p50 ms | p99 ms | max ms |");
+        if args.metrics {
+            let _ = crate::http::prometheus();
+        }
+        println!(
+            "\n| end-to-end run (4 markets: 2 Binance + 2 Kraken; metrics {}) | trades | trades/s | p50 ms | p99 ms | max ms |",
+            if args.metrics { "on, scraped every 1 s" } else { "off" }
+        );
         println!("|---|---:|---:|---:|---:|---:|");
         for (label, rate, trades) in [
             ("paced 5 k msg/s", args.paced_rate, args.paced_trades),
@@ -76,7 +86,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         ] {
             let mut res = Vec::new();
             for _ in 0..runs {
-                res.push(rt.block_on(e2e_once(rate, trades, args.postgres_uri.as_deref()))?);
+                res.push(rt.block_on(e2e_once(
+                    rate,
+                    trades,
+                    args.postgres_uri.as_deref(),
+                    args.metrics,
+                ))?);
             }
             let pick = |f: fn(&E2e) -> f64| median(res.iter().map(f).collect());
             println!(
@@ -217,7 +232,36 @@ fn postgres_section(uri: Option<&str>) -> anyhow::Result<Option<crate::config::P
     Ok(None)
 }
 
-async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow::Result<E2e> {
+/// `GET /metrics` every second until `stop`; returns how many scrapes succeeded.
+async fn scrape_loop(
+    addr: std::net::SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut ok = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return ok,
+        }
+        let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+            continue;
+        };
+        let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let mut body = Vec::new();
+        if s.write_all(req.as_bytes()).await.is_ok() && s.read_to_end(&mut body).await.is_ok() {
+            ok += u64::from(body.starts_with(b"HTTP/1.1 200"));
+        }
+    }
+}
+
+async fn e2e_once(
+    rate: f64,
+    trades: u64,
+    postgres_uri: Option<&str>,
+    with_metrics: bool,
+) -> anyhow::Result<E2e> {
     let dir = tempfile::tempdir()?;
     let markets = vec![
         SimMarket {
@@ -242,12 +286,14 @@ async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow:
     sim_cfg.trades_per_market = Some(trades);
     sim_cfg.start = StartMode::OnSubscribe;
     let sim = tickrec_simulator::start(sim_cfg).await?;
+    let http_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let market = |venue, symbols: [&str; 2], url: String| MarketConfig {
         venue,
         symbols: symbols.map(String::from).to_vec(),
         channels: vec![Channel::Trades],
         ws_url: Some(url),
         rest_url: None,
+        message_timeout_ms: None,
     };
     let cfg = Config {
         sqlite: SqliteConfig {
@@ -256,7 +302,8 @@ async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow:
         },
         batch: BatchConfig::default(),
         http: HttpConfig {
-            enabled: false,
+            enabled: with_metrics,
+            listen: http_addr,
             ..HttpConfig::default()
         },
         markets: vec![
@@ -287,6 +334,8 @@ async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow:
     ));
     let _sqlite = stats_rx.await.context("recorder did not start")?;
     let sinks = all_rx.await.context("recorder did not start")?;
+    let (scrape_stop, scrape_rx) = tokio::sync::watch::channel(false);
+    let scraper = with_metrics.then(|| tokio::spawn(scrape_loop(http_addr, scrape_rx)));
     // Fail fast when progress stops (a lost trade would otherwise make us wait forever).
     let (mut last, mut last_change) = (0, Instant::now());
     loop {
@@ -314,6 +363,14 @@ async fn e2e_once(rate: f64, trades: u64, postgres_uri: Option<&str>) -> anyhow:
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let _ = scrape_stop.send(true);
+    if let Some(s) = scraper {
+        let scrapes = s.await?;
+        anyhow::ensure!(
+            scrapes + 1 >= elapsed.as_secs(),
+            "only {scrapes} /metrics scrapes in {elapsed:?}"
+        );
+    }
     let _ = stop_tx.send(());
     let summary = rec.await??;
     sim.shutdown().await?;

@@ -95,6 +95,10 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Serve HTTP at all.
     pub enabled: bool,
+    /// A subscribed stream with no message for this many seconds makes `/health` report
+    /// `degraded` (a connected but silent feed must be as visible as a dead one). Raise it for
+    /// illiquid markets whose trades are minutes apart.
+    pub stale_after_s: u64,
 }
 
 impl Default for HttpConfig {
@@ -102,6 +106,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9187)),
             enabled: true,
+            stale_after_s: 60,
         }
     }
 }
@@ -125,6 +130,12 @@ pub struct MarketConfig {
     /// REST endpoint override, used by backfill.
     #[serde(default)]
     pub rest_url: Option<String>,
+    /// Stale-stream detection: no frame at all for this many milliseconds means the socket is
+    /// dead although open — reconnect, record the silence, backfill the hole. Default: the
+    /// venue's rule (Binance 60 s — it pings every 20 s; Kraken 15 s — it sends a heartbeat
+    /// every second). Lower it for liquid markets to notice silence sooner.
+    #[serde(default)]
+    pub message_timeout_ms: Option<u64>,
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -195,6 +206,7 @@ impl Config {
             channels: default_channels(),
             ws_url: None,
             rest_url: None,
+            message_timeout_ms: None,
         };
         Config {
             sqlite: SqliteConfig::default(),
@@ -268,6 +280,7 @@ impl FileConfig {
                 channels: default_channels(),
                 ws_url: ex.ws_url,
                 rest_url: None,
+                message_timeout_ms: None,
             });
         }
         if markets.is_empty() {
@@ -299,6 +312,13 @@ impl FileConfig {
                         "markets[{i}].ws_url `{url}` must start with ws:// or wss://"
                     )));
                 }
+            }
+            if m.message_timeout_ms
+                .is_some_and(|ms| !(100..=3_600_000).contains(&ms))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "markets[{i}].message_timeout_ms must be between 100 and 3600000"
+                )));
             }
         }
         Ok(cfg)

@@ -34,8 +34,15 @@ pub fn run(cfg: &Config, args: &GapsArgs) -> anyhow::Result<()> {
     let conn = tickrec_store::open_read_only(&cfg.sqlite.path)
         .with_context(|| format!("opening {}", cfg.sqlite.path.display()))?;
     let report = tickrec_store::coverage(&conn, args.max_holes)?;
+    let quality = tickrec_store::quality_summary(&conn)?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "markets": report,
+                "data_quality": quality,
+            }))?
+        ),
         Format::Table => {
             println!(
                 "{:<8} {:<12} {:<10} {:>10} {:>14} {:>14} {:>9}  span (UTC)",
@@ -67,6 +74,29 @@ pub fn run(cfg: &Config, args: &GapsArgs) -> anyhow::Result<()> {
             }
             if report.is_empty() {
                 println!("(no trades stored yet)");
+            }
+            if !quality.is_empty() {
+                println!();
+                println!(
+                    "data-quality events recorded while recording (detected → repaired / not):"
+                );
+                println!(
+                    "{:<8} {:<12} {:<15} {:>7} {:>10} {:>12}  window (UTC)",
+                    "venue", "symbol", "kind", "events", "count", "duration s"
+                );
+                for q in &quality {
+                    println!(
+                        "{:<8} {:<12} {:<15} {:>7} {:>10} {:>12.3}  {} → {}",
+                        q.venue,
+                        if q.symbol.is_empty() { "*" } else { &q.symbol },
+                        q.kind,
+                        q.events,
+                        q.count,
+                        q.duration_us as f64 / 1e6,
+                        format_rfc3339_us(q.first_us),
+                        format_rfc3339_us(q.last_us)
+                    );
+                }
             }
         }
     }

@@ -54,14 +54,26 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-fn init_logs(format: LogFormat) {
+/// `record` logs to stdout (what log shippers and `docker logs` read); commands whose stdout is
+/// their output (`gaps --format json`, `simulate`'s URL line, `bench`) log to stderr.
+fn init_logs(format: LogFormat, to_stdout: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => b.json().flatten_event(true).with_current_span(false).init(),
-        LogFormat::Pretty => b.init(),
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    match (format, to_stdout) {
+        (LogFormat::Json, true) => b
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(std::io::stdout)
+            .init(),
+        (LogFormat::Json, false) => b
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(std::io::stderr)
+            .init(),
+        (LogFormat::Pretty, true) => b.with_writer(std::io::stdout).init(),
+        (LogFormat::Pretty, false) => b.with_writer(std::io::stderr).init(),
     }
 }
 
@@ -97,7 +109,7 @@ fn main() -> ExitCode {
     // Secrets may come from a .env file; a missing file is fine.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_logs(cli.log_format);
+    init_logs(cli.log_format, matches!(cli.command, Command::Record));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

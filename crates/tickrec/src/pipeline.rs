@@ -45,8 +45,21 @@ pub struct SinkPort {
     pub stats: Arc<WriterStats>,
 }
 
+/// Journal figures for `/health` and the status page (the same as the
+/// `tickrec_journal_*` gauges), updated by the appender after every fsync.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// Records not yet acknowledged by the slowest sink.
+    pub depth_records: AtomicU64,
+    /// Bytes of segment files on disk.
+    pub bytes: AtomicU64,
+    /// The configured bound on disk.
+    pub max_bytes: AtomicU64,
+}
+
 struct Shared {
     journal: Mutex<Journal>,
+    stats: Arc<JournalStats>,
     /// Wakes the forwarders when `durable` moves (no polling delay on the latency path).
     wake: (Mutex<()>, Condvar),
     durable: AtomicU64,
@@ -115,7 +128,10 @@ pub fn start(
             "journal records were corrupt and are lost; backfill repairs the trade tape"
         );
     }
+    let stats = Arc::new(JournalStats::default());
+    stats.max_bytes.store(cfg.max_bytes, Ordering::Relaxed);
     let shared = Arc::new(Shared {
+        stats,
         wake: (Mutex::new(()), Condvar::new()),
         durable: AtomicU64::new(journal.durable_seq()),
         journal: Mutex::new(journal),
@@ -189,6 +205,11 @@ impl Pipeline {
         );
     }
 
+    /// Live journal figures.
+    pub fn stats(&self) -> Arc<JournalStats> {
+        self.shared.stats.clone()
+    }
+
     /// Records not yet acknowledged by the slowest sink.
     pub fn depth(&self) -> u64 {
         self.shared.journal().depth()
@@ -198,6 +219,7 @@ impl Pipeline {
 fn append_loop(shared: &Shared, mut input: mpsc::Receiver<Vec<Event>>) {
     let mut buf = Vec::with_capacity(64 * 1024);
     let depth_gauge = metrics::gauge!("tickrec_journal_depth_records");
+    metrics::counter!("tickrec_journal_full_total").absolute(0);
     let bytes_gauge = metrics::gauge!("tickrec_journal_bytes");
     while let Some(first) = input.blocking_recv() {
         let mut pending = vec![first];
@@ -231,6 +253,14 @@ fn append_loop(shared: &Shared, mut input: mpsc::Receiver<Vec<Event>>) {
                 let j = shared.journal();
                 depth_gauge.set(j.depth() as f64);
                 bytes_gauge.set(j.bytes_on_disk() as f64);
+                shared
+                    .stats
+                    .depth_records
+                    .store(j.depth(), Ordering::Relaxed);
+                shared
+                    .stats
+                    .bytes
+                    .store(j.bytes_on_disk(), Ordering::Relaxed);
             }
             Err(e) => {
                 // The journal refuses writes after a failed fsync: nothing more can be made

@@ -44,6 +44,7 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
         channels: vec![Channel::Trades],
         ws_url: Some(ws),
         rest_url: Some(rest),
+        message_timeout_ms: None,
     };
     Config {
         sqlite: SqliteConfig {
@@ -189,6 +190,20 @@ async fn hidden_trades_garbage_duplicates_and_reordering_end_as_the_exact_tape()
         summary.writer.totals.duplicates > 0,
         "duplicates collapse onto the key"
     );
+    // The data-quality table tells the same story: every hidden id reported, every one repaired.
+    let accounts = common::gap_accounts(&db);
+    for (venue, symbol, hidden) in [("binance", "BTC/USDT", 500), ("kraken", "ETH/USD", 300)] {
+        let (missing, repaired, unrepaired) = accounts
+            .get(&(venue.to_string(), symbol.to_string()))
+            .copied()
+            .unwrap_or_default();
+        assert!(missing >= hidden, "{venue} {symbol}: {accounts:?}");
+        assert_eq!(
+            (repaired, unrepaired),
+            (missing, 0),
+            "{venue} {symbol}: {accounts:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,6 +240,20 @@ async fn ten_second_outage_is_backfilled() {
         backfilled > 4 * 5_000,
         "the outage was repaired from REST ({backfilled})"
     );
+    // The data-quality table shows the outage, each market's gap and its repair.
+    let rows = common::quality(&db);
+    for venue in ["binance", "kraken"] {
+        assert!(
+            rows.iter().any(|r| r.0 == venue && r.2 == "reconnect"),
+            "{venue} reconnect recorded: {rows:?}"
+        );
+    }
+    let accounts = common::gap_accounts(&db);
+    assert_eq!(accounts.len(), 4, "a gap per market: {accounts:?}");
+    for ((venue, symbol), (missing, repaired, unrepaired)) in &accounts {
+        assert!(*missing > 5_000, "{venue} {symbol}: {accounts:?}");
+        assert_eq!((*repaired, *unrepaired), (*missing, 0), "{venue} {symbol}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,5 +286,69 @@ async fn restart_resumes_from_the_last_stored_trade() {
     assert!(
         gaps >= 4,
         "each market's downtime was detected as a gap ({gaps})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_are_replaced_within_two_message_timeouts_and_the_tape_is_complete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let per_market = 8_000;
+    let timeout_ms: i64 = 1_000;
+    let sim = simulator(dir.path(), 1_000.0, per_market).await;
+    let db = dir.path().join("rec.db");
+    let mut cfg = config(db.clone(), &sim);
+    for m in &mut cfg.markets {
+        m.message_timeout_ms = Some(timeout_ms as u64);
+    }
+    let rec = start_recorder(cfg).await;
+    wait_published(&sim, 4 * 1_500).await;
+    // Both venues keep their sockets open but send nothing for 4 s; trades published meanwhile
+    // are never sent (a hole only backfill can fill).
+    for venue in [Venue::Binance, Venue::Kraken] {
+        sim.inject(Fault::Silence {
+            venue,
+            duration: Duration::from_secs(4),
+        })
+        .expect("silence");
+    }
+    sim.wait_finished().await;
+    rec.wait_trades(4 * per_market, Duration::from_secs(120))
+        .await;
+    let summary = rec.stop().await;
+    sim.shutdown().await.expect("sim shutdown");
+
+    common::assert_tape_equals_truth(&db, &dir.path().join("truth.csv"));
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    for venue in ["binance", "kraken"] {
+        // Every silence was noticed after one timeout and before two (the watchdog ticks every
+        // 250 ms), and written down with its length.
+        let windows: Vec<i64> = conn
+            .prepare(
+                "SELECT end_us - start_us FROM data_quality_events \
+                 WHERE venue = ?1 AND kind = 'stale'",
+            )
+            .expect("prepare")
+            .query_map([venue], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(!windows.is_empty(), "{venue}: silence detected");
+        for w in &windows {
+            assert!(
+                (timeout_ms * 1_000..2 * timeout_ms * 1_000).contains(w),
+                "{venue}: silence noticed after {w} µs"
+            );
+        }
+    }
+    let accounts = common::gap_accounts(&db);
+    assert_eq!(accounts.len(), 4, "a gap per market: {accounts:?}");
+    for ((venue, symbol), (missing, repaired, unrepaired)) in &accounts {
+        assert!(*missing > 0, "{venue} {symbol}");
+        assert_eq!((*repaired, *unrepaired), (*missing, 0), "{venue} {symbol}");
+    }
+    let connects: u64 = summary.connections.iter().map(|c| c.connects).sum();
+    assert!(
+        connects >= 4,
+        "both connections were replaced ({connects} connects)"
     );
 }

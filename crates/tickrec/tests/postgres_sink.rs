@@ -42,6 +42,7 @@ async fn sqlite_and_postgres_each_receive_the_whole_tape_across_a_server_restart
         channels: vec![Channel::Trades],
         ws_url: Some(ws),
         rest_url: Some(rest),
+        message_timeout_ms: None,
     };
     let cfg = Config {
         sqlite: SqliteConfig {

@@ -115,7 +115,8 @@ fn disconnect(sim: &SimHandle, venue: Venue, outage: Duration) {
 async fn okx_disconnect_is_backfilled_from_history_trades() {
     let dir = tempfile::tempdir().expect("tempdir");
     let markets = [(Venue::Okx, "BTC/USDT"), (Venue::Okx, "ETH/USDT")];
-    let per_market = 6_000;
+    // Long enough that trades still flow after the reconnect (they reveal the hole).
+    let per_market = 10_000;
     let sim = simulator(dir.path(), &markets, 1_000.0, per_market).await;
     let db = dir.path().join("rec.db");
     let rec = start_recorder(config(
@@ -126,6 +127,7 @@ async fn okx_disconnect_is_backfilled_from_history_trades() {
             channels: vec![Channel::Trades],
             ws_url: Some(sim.okx_ws_url()),
             rest_url: Some(sim.okx_rest_url()),
+            message_timeout_ms: None,
         },
     ))
     .await;
@@ -185,7 +187,8 @@ fn stored_text_ids(db: &Path, venue: Venue) -> Vec<(String, String, String, Stri
 async fn upbit_disconnect_window_is_backfilled_from_trade_ticks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let markets = [(Venue::Upbit, "BTC/KRW"), (Venue::Upbit, "ETH/KRW")];
-    let per_market = 6_000;
+    // Long enough that trades still flow after the reconnect (they reveal the hole).
+    let per_market = 10_000;
     let sim = simulator(dir.path(), &markets, 1_000.0, per_market).await;
     let db = dir.path().join("rec.db");
     let rec = start_recorder(config(
@@ -196,6 +199,7 @@ async fn upbit_disconnect_window_is_backfilled_from_trade_ticks() {
             channels: vec![Channel::Trades],
             ws_url: Some(sim.upbit_ws_url()),
             rest_url: Some(sim.upbit_rest_url()),
+            message_timeout_ms: None,
         },
     ))
     .await;
@@ -273,6 +277,7 @@ fn bybit_market(sim: &SimHandle) -> MarketConfig {
         channels: vec![Channel::Trades],
         ws_url: Some(sim.bybit_ws_url()),
         rest_url: Some(sim.bybit_rest_url()),
+        message_timeout_ms: None,
     }
 }
 
@@ -303,7 +308,8 @@ async fn bybit_short_disconnect_is_repaired_from_the_last_60_trades() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bybit_long_disconnect_is_reported_not_pretended() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let per_market = 4_000;
+    // Long enough that trades still flow after the reconnect (they reveal the hole).
+    let per_market = 10_000;
     let sim = simulator(
         dir.path(),
         &[(Venue::Bybit, "BTC/USDT")],
@@ -345,6 +351,22 @@ async fn bybit_long_disconnect_is_reported_not_pretended() {
     let c = &summary.connections[0];
     assert_eq!(c.gaps, 1, "the outage became one window");
     assert_eq!(c.unrepaired, 1, "and it is reported as unrepaired");
+    // ... and written down as data-quality events: a window (no ids) and its unrepaired part.
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let kinds: Vec<(String, Option<i64>)> = conn
+        .prepare("SELECT kind, from_id FROM data_quality_events WHERE venue = 'bybit' AND kind LIKE 'gap%' ORDER BY kind")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(
+        kinds.contains(&("gap".to_string(), None))
+            && kinds.contains(&("gap_unrepaired".to_string(), None)),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,6 +386,7 @@ async fn coinbase_disconnect_is_backfilled_from_ticker_trades() {
             channels: vec![Channel::Trades],
             ws_url: Some(sim.coinbase_ws_url()),
             rest_url: Some(sim.coinbase_rest_url()),
+            message_timeout_ms: None,
         },
     ))
     .await;
@@ -440,6 +463,7 @@ async fn four_venues_record_trades_and_best_bid_offer_together() {
             channels,
             ws_url: Some(ws),
             rest_url: Some(rest),
+            message_timeout_ms: None,
         };
     let both = || vec![Channel::Trades, Channel::Bbo];
     let mut cfg = config(

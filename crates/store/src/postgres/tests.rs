@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Decimal, Event, Level, Quote, Reject, RejectReason, Side, Trade,
-    TradeId, TradeKind, Venue,
+    BookKind, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote, Reject,
+    RejectReason, Side, Trade, TradeId, TradeKind, Venue,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
@@ -388,8 +388,8 @@ fn migrate_twice_is_idempotent_and_versioned() {
         .collect();
     assert_eq!(
         fresh.count("SELECT count(*) FROM tickrec_schema_version"),
-        1,
-        "{froms:?}"
+        i64::from(SCHEMA_VERSION),
+        "one row per version, each applied once: {froms:?}"
     );
 }
 
@@ -601,11 +601,42 @@ fn every_event_kind_round_trips() {
         Event::Candle(candle("100.1", false, T0 + 15)),
         Event::Book(book),
         Event::Reject(reject),
+        Event::Quality(QualityEvent {
+            venue: Venue::Binance,
+            symbol: Some(Arc::from("BTC/USDT")),
+            kind: QualityKind::GapUnrepaired,
+            start_us: T0,
+            end_us: T0 + 5,
+            count: 60,
+            from_id: Some(1_000),
+            to_id: Some(1_059),
+            detail: "venue keeps only the last 60 trades".into(),
+            ts_recv_us: T0 + 7,
+        }),
+        Event::Quality(QualityEvent {
+            venue: Venue::Kraken,
+            symbol: None,
+            kind: QualityKind::Reconnect,
+            start_us: T0,
+            end_us: T0 + 10_000_000,
+            count: 3,
+            from_id: None,
+            to_id: None,
+            detail: "kraken#0: stream ended".into(),
+            ts_recv_us: T0 + 7,
+        }),
     ];
     let s = write(&mut w, &events);
     assert_eq!(
-        (s.agg_trades, s.quotes, s.candles, s.books, s.rejects),
-        (1, 3, 1, 1, 1)
+        (
+            s.agg_trades,
+            s.quotes,
+            s.candles,
+            s.books,
+            s.rejects,
+            s.quality
+        ),
+        (1, 3, 1, 1, 1, 2)
     );
     assert_eq!(
         s.duplicates, 3,
@@ -672,9 +703,31 @@ fn every_event_kind_round_trips() {
     assert_eq!(j.get::<_, String>(3), "expected value at line 1");
     assert_eq!(j.get::<_, Vec<u8>>(4), b"{\"e\":\x00\xff".to_vec());
 
+    let dq = db.rows(
+        "SELECT venue, symbol, kind, count, from_id, to_id, end_us - start_us, detail, ts_ingest          FROM data_quality_events ORDER BY venue",
+    );
+    assert_eq!(dq.len(), 2);
+    assert_eq!(dq[0].get::<_, String>(0), "binance");
+    assert_eq!(
+        dq[0].get::<_, Option<String>>(1).as_deref(),
+        Some("BTC/USDT")
+    );
+    assert_eq!(dq[0].get::<_, String>(2), "gap_unrepaired");
+    assert_eq!(dq[0].get::<_, i64>(3), 60);
+    assert_eq!(
+        (
+            dq[0].get::<_, Option<i64>>(4),
+            dq[0].get::<_, Option<i64>>(5)
+        ),
+        (Some(1_000), Some(1_059))
+    );
+    assert_eq!(us_of(dq[0].get(8)), T0 + 7);
+    assert_eq!(dq[1].get::<_, Option<String>>(1), None);
+    assert_eq!(dq[1].get::<_, i64>(6), 10_000_000);
+
     // Replaying everything adds nothing but the keyless rows (book update, reject).
     let s = write(&mut w, &events);
-    assert_eq!((s.agg_trades, s.quotes, s.candles), (0, 0, 0));
+    assert_eq!((s.agg_trades, s.quotes, s.candles, s.quality), (0, 0, 0, 0));
     assert_eq!((s.books, s.rejects), (1, 1));
 }
 

@@ -583,7 +583,7 @@ struct Conn {
     task: JoinHandle<()>,
     /// Per table, created on first use (a session only has the staging tables its workload
     /// needs).
-    stages: [Option<Stage>; 6],
+    stages: [Option<Stage>; Table::ALL.len()],
 }
 
 impl Conn {
@@ -787,7 +787,7 @@ pub struct PostgresWriter {
     next_ord: i64,
     /// Replaying a transaction in which the server refused a row: isolate rows.
     careful: bool,
-    bufs: [CopyBuf; 6],
+    bufs: [CopyBuf; Table::ALL.len()],
     poison: CopyBuf,
 }
 

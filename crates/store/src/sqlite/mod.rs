@@ -34,7 +34,7 @@ mod writer;
 mod tests;
 
 pub use config::{SqliteConfig, Synchronous};
-pub use report::{coverage, IdHole, MarketCoverage};
+pub use report::{coverage, quality_summary, IdHole, MarketCoverage, QualitySummary};
 pub use resume::{last_trades, LastTrade};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{open_read_only, spawn_sqlite_writer, SqliteWriter, STORE_CONSTRAINT_REASON};

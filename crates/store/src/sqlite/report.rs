@@ -101,13 +101,60 @@ pub fn coverage(conn: &Connection, max_holes: usize) -> Result<Vec<MarketCoverag
     Ok(out)
 }
 
+/// Data-quality events of one market (or connection, `symbol` empty) and kind, summed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QualitySummary {
+    /// Venue.
+    pub venue: String,
+    /// Unified symbol; empty for connection-wide events (reconnects, stale sockets).
+    pub symbol: String,
+    /// `gap`, `gap_backfilled`, `gap_unrepaired`, `reconnect`, `stale`.
+    pub kind: String,
+    /// Events recorded.
+    pub events: u64,
+    /// Sum of their counts (trade ids for gaps, trades for backfills, attempts for reconnects).
+    pub count: u64,
+    /// Summed length of their windows, µs (how long connections were down or silent).
+    pub duration_us: i64,
+    /// Start of the first window, µs.
+    pub first_us: i64,
+    /// End of the last window, µs.
+    pub last_us: i64,
+}
+
+/// Sums the `data_quality_events` table per venue, symbol and kind: what the recorder detected,
+/// repaired and could not repair while recording.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be queried.
+pub fn quality_summary(conn: &Connection) -> Result<Vec<QualitySummary>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT venue, symbol, kind, count(*), sum(count), sum(end_us - start_us), min(start_us),          max(end_us) FROM data_quality_events GROUP BY venue, symbol, kind          ORDER BY venue, symbol, kind",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(QualitySummary {
+                venue: r.get(0)?,
+                symbol: r.get(1)?,
+                kind: r.get(2)?,
+                events: r.get::<_, i64>(3)?.max(0) as u64,
+                count: r.get::<_, i64>(4)?.max(0) as u64,
+                duration_us: r.get(5)?,
+                first_us: r.get(6)?,
+                last_us: r.get(7)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use tickrec_model::{Decimal, Event, Side, Trade, TradeId, TradeKind, Venue};
 
-    use super::coverage;
+    use super::{coverage, quality_summary};
     use crate::sqlite::{last_trades, open_read_only, SqliteConfig, SqliteWriter};
 
     fn trade(id: u64) -> Event {
@@ -146,5 +193,63 @@ mod tests {
         assert_eq!(last.len(), 1);
         assert_eq!((last[0].trade_id, last[0].aggregate), (9, false));
         assert_eq!(coverage(&conn, 1).expect("coverage")[0].holes.len(), 1);
+    }
+
+    #[test]
+    fn quality_events_are_summed_per_market_and_kind_and_replays_collapse() {
+        use tickrec_model::{QualityEvent, QualityKind};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = SqliteConfig {
+            path: dir.path().join("q.db"),
+            ..SqliteConfig::default()
+        };
+        let q = |kind, symbol: Option<&str>, count, start_us, end_us, ts_recv_us| {
+            Event::Quality(QualityEvent {
+                venue: Venue::Kraken,
+                symbol: symbol.map(Arc::from),
+                kind,
+                start_us,
+                end_us,
+                count,
+                from_id: Some(3),
+                to_id: Some(4),
+                detail: "d".into(),
+                ts_recv_us,
+            })
+        };
+        let events = vec![
+            q(QualityKind::Gap, Some("BTC/USD"), 2, 10, 20, 100),
+            q(QualityKind::Gap, Some("BTC/USD"), 3, 30, 40, 101),
+            q(QualityKind::GapBackfilled, Some("BTC/USD"), 5, 10, 40, 102),
+            q(QualityKind::Reconnect, None, 1, 1_000, 3_000, 103),
+        ];
+        let mut w = SqliteWriter::open(&cfg).expect("open");
+        let first = w.write_batch(&events).expect("write");
+        assert_eq!(first.quality, 4);
+        // A journal replay after a crash writes the same events again: nothing changes.
+        let again = w.write_batch(&events).expect("write");
+        assert_eq!((again.quality, again.duplicates), (0, 4));
+        let conn = open_read_only(&cfg.path).expect("read");
+        let sum = quality_summary(&conn).expect("summary");
+        let got: Vec<(&str, &str, u64, u64, i64)> = sum
+            .iter()
+            .map(|s| {
+                (
+                    s.symbol.as_str(),
+                    s.kind.as_str(),
+                    s.events,
+                    s.count,
+                    s.duration_us,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("", "reconnect", 1, 1, 2_000),
+                ("BTC/USD", "gap", 2, 5, 20),
+                ("BTC/USD", "gap_backfilled", 1, 5, 30),
+            ]
+        );
     }
 }

@@ -107,6 +107,7 @@ fn open_twice_is_idempotent_and_sets_pragmas() {
         "candles",
         "book_updates",
         "rejects",
+        "data_quality_events",
     ] {
         assert_eq!(
             count(
@@ -122,7 +123,7 @@ fn open_twice_is_idempotent_and_sets_pragmas() {
             &c,
             "SELECT count(*) FROM sqlite_schema WHERE type='view' AND name LIKE '%_view'"
         ),
-        4
+        5
     );
 }
 
@@ -768,17 +769,17 @@ fn newer_schema_version_is_refused() {
         matches!(
             err,
             StoreError::SchemaTooNew {
-                found: 2,
-                supported: 1,
+                found,
+                supported: SCHEMA_VERSION,
                 ..
-            }
+            } if found == SCHEMA_VERSION + 1
         ),
         "{err:?}"
     );
     assert_eq!(err.class(), ErrorClass::Fatal);
     let msg = err.to_string();
     assert!(
-        msg.contains("schema version 2") && msg.contains("newer"),
+        msg.contains(&format!("schema version {}", SCHEMA_VERSION + 1)) && msg.contains("newer"),
         "{msg}"
     );
     assert!(matches!(

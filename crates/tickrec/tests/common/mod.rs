@@ -209,7 +209,8 @@ pub fn start_recorder(config: &Path, log: &Path) -> Proc {
             .arg("record")
             .arg("--config")
             .arg(config)
-            .stdout(Stdio::null())
+            // `record` logs to stdout; errors before logging starts go to stderr.
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("spawn recorder"),
@@ -234,4 +235,54 @@ pub fn sigterm_and_wait(p: &mut Proc) -> i32 {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A data-quality row: `(venue, symbol, kind, count, from_id, to_id)`.
+pub type QualityRow = (String, String, String, u64, Option<i64>, Option<i64>);
+
+/// Data-quality rows in the order they were recorded.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn quality(db: &Path) -> Vec<QualityRow> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let mut st = conn
+        .prepare(
+            "SELECT venue, symbol, kind, count, from_id, to_id FROM data_quality_events \
+             ORDER BY ts_recv_us, venue, symbol, kind",
+        )
+        .expect("prepare");
+    st.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get::<_, i64>(3)? as u64,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })
+    .expect("query")
+    .collect::<Result<Vec<_>, _>>()
+    .expect("rows")
+}
+
+/// Per `(venue, symbol)`: trade ids reported missing (`gap`), recovered (`gap_backfilled`) and
+/// not recoverable (`gap_unrepaired`), from the data-quality table.
+#[allow(dead_code)]
+pub fn gap_accounts(db: &Path) -> std::collections::BTreeMap<(String, String), (u64, u64, u64)> {
+    let mut out: std::collections::BTreeMap<_, [u64; 3]> = std::collections::BTreeMap::new();
+    for (venue, symbol, kind, count, _, _) in quality(db) {
+        let slot = match kind.as_str() {
+            "gap" => 0,
+            "gap_backfilled" => 1,
+            "gap_unrepaired" => 2,
+            _ => continue,
+        };
+        let e: &mut [u64; 3] = out.entry((venue, symbol)).or_default();
+        e[slot] += count;
+    }
+    out.into_iter()
+        .map(|(k, [a, b, c])| (k, (a, b, c)))
+        .collect()
 }
