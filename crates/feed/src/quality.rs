@@ -35,21 +35,11 @@ fn event(
     })
 }
 
-/// A time-window gap (venues whose trade ids are not contiguous): `from == to == 0`.
-fn is_window(gap: &TradeGap) -> bool {
-    gap.from == 0 && gap.to == 0
-}
-
-/// The trade ids of a gap, `None` for a time window.
-fn ids(gap: &TradeGap) -> Option<(u64, u64)> {
-    (!is_window(gap)).then_some((gap.from, gap.to))
-}
-
-/// Trade ids `from..=to` of `symbol` never arrived on the live feed (or, on venues without
-/// contiguous ids, trades may be missing in a time window). The window runs from the exchange
-/// time of the last trade before the hole to that of the first trade after it.
+/// Trade ids `from..=to` of `symbol` never arrived on the live feed. The window runs from the
+/// exchange time of the last trade before the hole to that of the first trade after it.
 pub fn gap(venue: Venue, symbol: Arc<str>, gap: &TradeGap, next_ts_us: i64) -> Event {
-    if is_window(gap) {
+    if ids(gap).is_none() {
+        // Text ids (Bybit, Upbit) cannot be counted: the outage is a window of time.
         return event(
             venue,
             Some(symbol),
@@ -57,7 +47,7 @@ pub fn gap(venue: Venue, symbol: Arc<str>, gap: &TradeGap, next_ts_us: i64) -> E
             (gap.after_ts_us, next_ts_us),
             1,
             None,
-            "trades may be missing in this window (the venue's trade ids are not contiguous)"
+            "trades may be missing across a reconnect (ids are not contiguous: a time window)"
                 .to_string(),
         );
     }
@@ -76,6 +66,11 @@ pub fn gap(venue: Venue, symbol: Arc<str>, gap: &TradeGap, next_ts_us: i64) -> E
         Some((gap.from, gap.to)),
         format!("{missing} {space} ids missing from the live feed"),
     )
+}
+
+/// The id range of a gap; `None` for a time-window gap (`from == to == 0`).
+fn ids(gap: &TradeGap) -> Option<(u64, u64)> {
+    (gap.from != 0 || gap.to != 0).then_some((gap.from, gap.to))
 }
 
 /// `found` trades of `gap` were recovered from the venue's REST API (`last_ts_us`: exchange time
@@ -99,7 +94,7 @@ pub fn unrepaired(venue: Venue, gap: &TradeGap, missing: u64, why: &str) -> Even
         venue,
         Some(gap.symbol.clone()),
         QualityKind::GapUnrepaired,
-        (gap.after_ts_us, gap.before_ts_us.max(gap.after_ts_us)),
+        (gap.after_ts_us, gap.after_ts_us),
         missing,
         ids(gap),
         why.to_string(),
@@ -149,7 +144,7 @@ mod tests {
             from,
             to,
             after_ts_us: 1_000,
-            before_ts_us: 0,
+            before_ts_us: 2_000,
         }
     }
 

@@ -430,7 +430,7 @@ async fn session(
     let mut acks = 0usize;
     if expected_acks == 0 {
         set_state(cfg, ConnState::Subscribed);
-        info!(connection = %cfg.name, %venue, "subscribed (streams in URL)");
+        info!(connection = %cfg.name, %venue, "subscribed (the venue sends no acknowledgements: streams in the URL, or none by protocol)");
     }
     let opened = Instant::now();
     let mut last_frame = Instant::now();

@@ -117,7 +117,8 @@ fn disconnect(sim: &SimHandle, venue: Venue, outage: Duration) {
 async fn okx_disconnect_is_backfilled_from_history_trades() {
     let dir = tempfile::tempdir().expect("tempdir");
     let markets = [(Venue::Okx, "BTC/USDT"), (Venue::Okx, "ETH/USDT")];
-    let per_market = 6_000;
+    // Long enough that trades still flow after the reconnect (they reveal the hole).
+    let per_market = 10_000;
     let sim = simulator(dir.path(), &markets, 1_000.0, per_market).await;
     let db = dir.path().join("rec.db");
     let rec = start_recorder(config(
@@ -188,7 +189,8 @@ fn stored_text_ids(db: &Path, venue: Venue) -> Vec<(String, String, String, Stri
 async fn upbit_disconnect_window_is_backfilled_from_trade_ticks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let markets = [(Venue::Upbit, "BTC/KRW"), (Venue::Upbit, "ETH/KRW")];
-    let per_market = 6_000;
+    // Long enough that trades still flow after the reconnect (they reveal the hole).
+    let per_market = 10_000;
     let sim = simulator(dir.path(), &markets, 1_000.0, per_market).await;
     let db = dir.path().join("rec.db");
     let rec = start_recorder(config(
@@ -309,7 +311,8 @@ async fn bybit_short_disconnect_is_repaired_from_the_last_60_trades() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bybit_long_disconnect_is_reported_not_pretended() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let per_market = 4_000;
+    // Long enough that trades still flow after the reconnect (they reveal the hole).
+    let per_market = 10_000;
     let sim = simulator(
         dir.path(),
         &[(Venue::Bybit, "BTC/USDT")],
@@ -351,6 +354,22 @@ async fn bybit_long_disconnect_is_reported_not_pretended() {
     let c = &summary.connections[0];
     assert_eq!(c.gaps, 1, "the outage became one window");
     assert_eq!(c.unrepaired, 1, "and it is reported as unrepaired");
+    // ... and written down as data-quality events: a window (no ids) and its unrepaired part.
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let kinds: Vec<(String, Option<i64>)> = conn
+        .prepare("SELECT kind, from_id FROM data_quality_events WHERE venue = 'bybit' AND kind LIKE 'gap%' ORDER BY kind")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(
+        kinds.contains(&("gap".to_string(), None))
+            && kinds.contains(&("gap_unrepaired".to_string(), None)),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,4 +412,149 @@ async fn coinbase_disconnect_is_backfilled_from_ticker_trades() {
     assert!(c.backfilled >= 2 * 200, "backfilled {}", c.backfilled);
     assert_eq!(c.unrepaired, 0);
     assert_eq!(common::rejects(&db), 0);
+}
+
+/// Quotes stored per venue, with the number whose bid is not below the ask (a crossed touch).
+fn quotes(db: &Path) -> Vec<(String, i64, i64)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let mut stmt = conn
+        .prepare(
+            "SELECT venue, bid_price_m, bid_price_scale, ask_price_m, ask_price_scale \
+             FROM quotes ORDER BY venue",
+        )
+        .expect("prepare");
+    let rows: Vec<(String, i64, i64, i64, i64)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let dec = |m: i64, s: i64| tickrec_model::Decimal::new(m, s as u8).expect("decimal");
+    let mut out: Vec<(String, i64, i64)> = Vec::new();
+    for (venue, bm, bs, am, as_) in rows {
+        let crossed = i64::from(dec(bm, bs) >= dec(am, as_));
+        match out.last_mut() {
+            Some((v, n, c)) if *v == venue => {
+                *n += 1;
+                *c += crossed;
+            }
+            _ => out.push((venue, 1, crossed)),
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_venues_record_trades_and_best_bid_offer_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let markets = [
+        (Venue::Coinbase, "BTC/USD"),
+        (Venue::Okx, "BTC/USDT"),
+        (Venue::Bybit, "BTC/USDT"),
+        (Venue::Upbit, "BTC/KRW"),
+    ];
+    let per_market = 1_000;
+    let sim = simulator(dir.path(), &markets, 500.0, per_market).await;
+    let db = dir.path().join("rec.db");
+    let entry =
+        |venue, symbol: &str, channels: Vec<Channel>, ws: String, rest: String| MarketConfig {
+            venue,
+            symbols: vec![symbol.to_string()],
+            channels,
+            ws_url: Some(ws),
+            rest_url: Some(rest),
+            message_timeout_ms: None,
+        };
+    let both = || vec![Channel::Trades, Channel::Bbo];
+    let mut cfg = config(
+        db.clone(),
+        entry(
+            Venue::Coinbase,
+            "BTC/USD",
+            both(),
+            sim.coinbase_ws_url(),
+            sim.coinbase_rest_url(),
+        ),
+    );
+    cfg.markets.extend([
+        entry(
+            Venue::Okx,
+            "BTC/USDT",
+            vec![Channel::Trades],
+            sim.okx_ws_url(),
+            sim.okx_rest_url(),
+        ),
+        // OKX's BBO lives on the public endpoint: its own connection.
+        entry(
+            Venue::Okx,
+            "BTC/USDT",
+            vec![Channel::Bbo],
+            sim.okx_ws_url(),
+            sim.okx_rest_url(),
+        ),
+        entry(
+            Venue::Bybit,
+            "BTC/USDT",
+            both(),
+            sim.bybit_ws_url(),
+            sim.bybit_rest_url(),
+        ),
+        entry(
+            Venue::Upbit,
+            "BTC/KRW",
+            both(),
+            sim.upbit_ws_url(),
+            sim.upbit_rest_url(),
+        ),
+    ]);
+    let rec = start_recorder(cfg).await;
+    sim.wait_finished().await;
+    rec.wait_trades(4 * per_market, Duration::from_secs(60))
+        .await;
+    let summary = rec.stop().await;
+    sim.shutdown().await.expect("sim shutdown");
+
+    // Trades of every venue equal the ground truth, ids in the venue's own form.
+    let truth = common::truth(&dir.path().join("truth.csv"));
+    for venue in [Venue::Coinbase, Venue::Okx, Venue::Bybit, Venue::Upbit] {
+        let mut expect: Vec<_> = truth
+            .iter()
+            .filter(|t| t.venue == venue.as_str())
+            .map(|t| {
+                let id = t.trade_id as u64;
+                let native = match venue {
+                    Venue::Bybit => tickrec_simulator::bybit_trade_id(id),
+                    Venue::Upbit => tickrec_simulator::upbit_sequential_id(id, t.ts_exchange_us),
+                    _ => id,
+                };
+                let r = t.clone();
+                (
+                    r.symbol,
+                    native.to_string(),
+                    r.price,
+                    r.qty,
+                    r.side,
+                    r.ts_exchange_us,
+                )
+            })
+            .collect();
+        expect.sort();
+        assert_eq!(expect.len() as u64, per_market, "{venue}");
+        assert_eq!(stored_text_ids(&db, venue), expect, "{venue}");
+    }
+    // Best bid/offer from every venue, exact and never crossed.
+    let q = quotes(&db);
+    assert_eq!(
+        q.iter().map(|(v, _, _)| v.as_str()).collect::<Vec<_>>(),
+        ["bybit", "coinbase", "okx", "upbit"]
+    );
+    for (venue, n, crossed) in &q {
+        assert!(*n > 0, "{venue}: no quotes");
+        assert_eq!(*crossed, 0, "{venue}: crossed quotes");
+    }
+    assert_eq!(common::rejects(&db), 0);
+    assert_eq!(summary.connections.len(), 5);
 }

@@ -2,7 +2,7 @@
 //! per `subscribe` request echoing `req_id`, more than 10 topics refused as a whole (`args size
 //! >10`), a duplicate topic refused (`already subscribed`), `{"op":"ping"}` answered with the
 //! spot pong (`"ret_msg":"pong","op":"ping"`), `publicTrade.<SYMBOL>` pushes carrying every trade
-//! of a driver tick. Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
+//! of a driver tick, and `orderbook.1.<SYMBOL>` one-level snapshots (the BBO). Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
 //! companion (`rest.rs`) serves `recent-trade` — the last 60 trades only.
 
 pub(crate) mod rest;
@@ -90,9 +90,52 @@ fn reply(success: bool, ret_msg: &str, req_id: Option<&str>, op: &str, conn_id: 
     Message::text(s)
 }
 
+/// `orderbook.1.<SYMBOL>`: a one-level snapshot, the touch after the batch's last trade.
+fn bbo_push(spec: &MarketSpec, t: &RawTrade, now_ms: i64) -> String {
+    let bbo = spec.bbo(Some(t));
+    let mut s = String::with_capacity(200);
+    s.push_str(r#"{"topic":"orderbook.1."#);
+    s.push_str(&spec.native);
+    s.push_str(r#"","ts":"#);
+    push_i64(&mut s, now_ms);
+    s.push_str(r#","type":"snapshot","data":{"s":"#);
+    push_json_str(&mut s, &spec.native);
+    s.push_str(r#","b":[[""#);
+    push_price(&mut s, &spec.profile, bbo.bid);
+    s.push_str(r#"",""#);
+    push_qty(&mut s, Venue::Bybit, u128::from(bbo.bid_qty));
+    s.push_str(r#""]],"a":[[""#);
+    push_price(&mut s, &spec.profile, bbo.ask);
+    s.push_str(r#"",""#);
+    push_qty(&mut s, Venue::Bybit, u128::from(bbo.ask_qty));
+    s.push_str(r#""]],"u":"#);
+    push_u64(&mut s, bbo.update_id);
+    s.push_str(r#"},"cts":"#);
+    push_i64(&mut s, t.ts_us.div_euclid(1000));
+    s.push('}');
+    s
+}
+
+/// One market on one connection.
+#[derive(Debug)]
+struct Sub {
+    rx: broadcast::Receiver<Arc<Batch>>,
+    trades: bool,
+    bbo: bool,
+}
+
+/// A topic this simulator serves: `publicTrade.<S>` (trades) or `orderbook.1.<S>` (BBO).
+fn topic_market(core: &SimCore, topic: &str) -> Option<(usize, bool)> {
+    if let Some(s) = topic.strip_prefix("publicTrade.") {
+        return core.bybit_by_symbol.get(s).map(|&i| (i, true));
+    }
+    let s = topic.strip_prefix("orderbook.1.")?;
+    core.bybit_by_symbol.get(s).map(|&i| (i, false))
+}
+
 #[derive(Debug, Default)]
 struct Conn {
-    subs: BTreeMap<usize, broadcast::Receiver<Arc<Batch>>>,
+    subs: BTreeMap<usize, Sub>,
     conn_id: String,
     lagged: Option<u64>,
 }
@@ -141,41 +184,58 @@ impl Conn {
         }
         let mut wanted = Vec::new();
         for topic in &args {
-            let idx = topic
-                .strip_prefix("publicTrade.")
-                .and_then(|s| core.bybit_by_symbol.get(s));
-            match idx {
-                Some(&idx) if self.subs.contains_key(&idx) => {
+            match topic_market(core, topic) {
+                Some((idx, trades))
+                    if self
+                        .subs
+                        .get(&idx)
+                        .is_some_and(|s| if trades { s.trades } else { s.bbo }) =>
+                {
                     return refuse(
                         out,
                         &format!("error:already subscribed,topic:{topic}"),
                         &self.conn_id,
                     )
                 }
-                Some(&idx) => wanted.push(idx),
+                Some(w) => wanted.push(w),
                 None => return refuse(out, &format!("Invalid symbol :[{topic}]"), &self.conn_id),
             }
         }
-        for idx in wanted {
+        for (idx, trades) in wanted {
             let market = &core.markets[idx];
-            let guard = market.lock();
-            self.subs.insert(idx, market.subscribe(&guard));
-            drop(guard);
-            market.request_start();
+            let sub = self.subs.entry(idx).or_insert_with(|| {
+                let guard = market.lock();
+                Sub {
+                    rx: market.subscribe(&guard),
+                    trades: false,
+                    bbo: false,
+                }
+            });
+            if trades {
+                sub.trades = true;
+                market.request_start();
+            } else {
+                sub.bbo = true;
+            }
         }
         out.push(reply(true, "subscribe", req_id, "subscribe", &self.conn_id));
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
         let now_ms = tickrec_model::now_us() / 1000;
-        for (&idx, rx) in &mut self.subs {
+        for (&idx, sub) in &mut self.subs {
             let spec = &core.markets[idx].spec;
             loop {
-                match rx.try_recv() {
+                match sub.rx.try_recv() {
                     Ok(b) => {
-                        let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
-                        for chunk in trades.chunks(1024) {
-                            out.push(Message::text(trades_push(spec, chunk, now_ms)));
+                        if sub.trades {
+                            let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
+                            for chunk in trades.chunks(1024) {
+                                out.push(Message::text(trades_push(spec, chunk, now_ms)));
+                            }
+                        }
+                        if let (true, Some(last)) = (sub.bbo, b.trades.last()) {
+                            out.push(Message::text(bbo_push(spec, last, now_ms)));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

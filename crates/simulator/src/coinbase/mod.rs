@@ -1,7 +1,7 @@
 //! Coinbase Advanced Trade market data (`/coinbase`, protocols.md §4B): one channel per
 //! `subscribe` message, each confirmed by a `subscriptions` message; `market_trades` opens with a
 //! snapshot of the recent trades (newest first) then batched updates; `heartbeats` once per
-//! heartbeat interval; every message carries the connection-wide `sequence_num` (from 0,
+//! heartbeat interval; `ticker` updates (the touch after each batch); every message carries the connection-wide `sequence_num` (from 0,
 //! acknowledgements and heartbeats included); refusals are `{"type":"error","message":"failure
 //! to subscribe"}`. The REST companion (`rest.rs`) serves the public market `ticker` trades.
 
@@ -47,9 +47,17 @@ pub(crate) fn push_trade(s: &mut String, spec: &MarketSpec, t: &RawTrade, ts: &m
     });
 }
 
+/// One market on one connection.
+#[derive(Debug)]
+struct Sub {
+    rx: broadcast::Receiver<Arc<Batch>>,
+    trades: bool,
+    ticker: bool,
+}
+
 #[derive(Debug, Default)]
 struct Conn {
-    subs: BTreeMap<usize, broadcast::Receiver<Arc<Batch>>>,
+    subs: BTreeMap<usize, Sub>,
     heartbeats: bool,
     seq: u64,
     counter: u64,
@@ -118,7 +126,7 @@ impl Conn {
                 );
                 out.push(ack);
             }
-            Some("market_trades") => {
+            Some(channel @ ("market_trades" | "ticker")) => {
                 let ids: Vec<&str> = v
                     .get("product_ids")
                     .and_then(Value::as_array)
@@ -140,21 +148,30 @@ impl Conn {
                 }
                 let ack = self.message(
                     "subscriptions",
-                    &format!(r#"[{{"subscriptions":{{"market_trades":[{listed}]}}}}]"#),
+                    &format!(r#"[{{"subscriptions":{{"{channel}":[{listed}]}}}}]"#),
                 );
                 out.push(ack);
+                let trades = channel == "market_trades";
                 for idx in idxs {
                     let market = &core.markets[idx];
                     let spec = &market.spec;
-                    if self.subs.contains_key(&idx) {
+                    let guard = market.lock();
+                    let sub = self.subs.entry(idx).or_insert_with(|| Sub {
+                        rx: market.subscribe(&guard),
+                        trades: false,
+                        ticker: false,
+                    });
+                    if !trades {
+                        sub.ticker = true;
                         continue;
                     }
-                    let guard = market.lock();
-                    let rx = market.subscribe(&guard);
+                    if sub.trades {
+                        continue;
+                    }
+                    sub.trades = true;
                     // The snapshot lists recent trades newest first, as Coinbase does.
                     let snap = self.trades_message("snapshot", spec, guard.recent.iter().rev());
                     drop(guard);
-                    self.subs.insert(idx, rx);
                     out.push(snap);
                     market.request_start();
                 }
@@ -163,16 +180,43 @@ impl Conn {
         }
     }
 
+    /// A `ticker` update: the touch after trade `t`.
+    fn ticker_message(&mut self, spec: &MarketSpec, t: &RawTrade) -> Message {
+        let bbo = spec.bbo(Some(t));
+        let mut ev = String::with_capacity(320);
+        ev.push_str(r#"[{"type":"update","tickers":[{"type":"ticker","product_id":"#);
+        push_json_str(&mut ev, &spec.native);
+        ev.push_str(r#","price":""#);
+        push_price(&mut ev, &spec.profile, t.price);
+        ev.push_str(r#"","best_bid":""#);
+        push_price(&mut ev, &spec.profile, bbo.bid);
+        ev.push_str(r#"","best_bid_quantity":""#);
+        push_qty(&mut ev, Venue::Coinbase, u128::from(bbo.bid_qty));
+        ev.push_str(r#"","best_ask":""#);
+        push_price(&mut ev, &spec.profile, bbo.ask);
+        ev.push_str(r#"","best_ask_quantity":""#);
+        push_qty(&mut ev, Venue::Coinbase, u128::from(bbo.ask_qty));
+        ev.push_str(r#""}]}]"#);
+        self.message("ticker", &ev)
+    }
+
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
         let idxs: Vec<usize> = self.subs.keys().copied().collect();
         for idx in idxs {
             let spec = &core.markets[idx].spec;
-            while let Some(rx) = self.subs.get_mut(&idx) {
-                match rx.try_recv() {
+            while let Some(sub) = self.subs.get_mut(&idx) {
+                let (trades_on, ticker_on) = (sub.trades, sub.ticker);
+                match sub.rx.try_recv() {
                     Ok(b) => {
-                        let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
-                        for chunk in trades.chunks(100) {
-                            let m = self.trades_message("update", spec, chunk.iter());
+                        if trades_on {
+                            let trades = &b.trades[b.ws_skip.min(b.trades.len())..];
+                            for chunk in trades.chunks(100) {
+                                let m = self.trades_message("update", spec, chunk.iter());
+                                out.push(m);
+                            }
+                        }
+                        if let (true, Some(last)) = (ticker_on, b.trades.last()) {
+                            let m = self.ticker_message(spec, last);
                             out.push(m);
                         }
                     }

@@ -2,7 +2,8 @@
 //! `{"op":"subscribe","args":[…]}` with one acknowledgement per arg (duplicates acknowledged
 //! again), errors with a string `code` echoing our `id`, `trades-all` pushes (one trade per
 //! message, on `/business` only — `/public` answers `60018`, as OKX does for a channel on the
-//! wrong endpoint), and text `ping` → `pong`. The REST companion (`rest.rs`) serves
+//! wrong endpoint), `bbo-tbt` on `/public` (the touch after each batch), and text `ping` →
+//! `pong`. The REST companion (`rest.rs`) serves
 //! `history-trades`.
 
 pub(crate) mod rest;
@@ -74,9 +75,39 @@ fn trade_push(spec: &MarketSpec, t: &RawTrade) -> String {
     s
 }
 
+/// `bbo-tbt` after a batch: the touch after its last trade (`[px, sz, "0", orders]`).
+fn bbo_push(spec: &MarketSpec, t: &RawTrade) -> String {
+    let bbo = spec.bbo(Some(t));
+    let mut s = String::with_capacity(200);
+    s.push_str(r#"{"arg":{"channel":"bbo-tbt","instId":"#);
+    push_json_str(&mut s, &spec.native);
+    s.push_str(r#"},"data":[{"asks":[[""#);
+    push_price(&mut s, &spec.profile, bbo.ask);
+    s.push_str(r#"",""#);
+    push_qty(&mut s, Venue::Okx, u128::from(bbo.ask_qty));
+    s.push_str(r#"","0","1"]],"bids":[[""#);
+    push_price(&mut s, &spec.profile, bbo.bid);
+    s.push_str(r#"",""#);
+    push_qty(&mut s, Venue::Okx, u128::from(bbo.bid_qty));
+    s.push_str(r#"","0","1"]],"ts":""#);
+    push_i64(&mut s, t.ts_us.div_euclid(1000));
+    s.push_str(r#"","seqId":"#);
+    push_u64(&mut s, bbo.update_id);
+    s.push_str("}]}");
+    s
+}
+
+/// One market on one connection.
+#[derive(Debug)]
+struct Sub {
+    rx: broadcast::Receiver<Arc<Batch>>,
+    trades: bool,
+    bbo: bool,
+}
+
 #[derive(Debug, Default)]
 struct Conn {
-    subs: BTreeMap<usize, broadcast::Receiver<Arc<Batch>>>,
+    subs: BTreeMap<usize, Sub>,
     conn_id: String,
     lagged: Option<u64>,
 }
@@ -154,16 +185,27 @@ impl Conn {
             let inst = arg.get("instId").and_then(Value::as_str).unwrap_or("");
             let idx = core.okx_by_inst.get(inst).copied();
             match (channel, endpoint, idx) {
-                ("trades-all", Endpoint::Business, Some(idx)) => {
+                ("trades-all" | "bbo-tbt", Endpoint::Business | Endpoint::Public, Some(idx))
+                    if (channel == "trades-all") == (endpoint == Endpoint::Business) =>
+                {
                     let market = &core.markets[idx];
-                    self.subs.entry(idx).or_insert_with(|| {
+                    let sub = self.subs.entry(idx).or_insert_with(|| {
                         let guard = market.lock();
-                        market.subscribe(&guard)
+                        Sub {
+                            rx: market.subscribe(&guard),
+                            trades: false,
+                            bbo: false,
+                        }
                     });
-                    market.request_start();
-                    let mut body = String::from(
-                        r#""event":"subscribe","arg":{"channel":"trades-all","instId":"#,
-                    );
+                    if channel == "trades-all" {
+                        sub.trades = true;
+                        market.request_start();
+                    } else {
+                        sub.bbo = true;
+                    }
+                    let mut body = String::from(r#""event":"subscribe","arg":{"channel":"#);
+                    push_json_str(&mut body, channel);
+                    body.push_str(r#","instId":"#);
                     push_json_str(&mut body, inst);
                     body.push('}');
                     out.push(Message::text(event(id, &body, &self.conn_id)));
@@ -177,14 +219,19 @@ impl Conn {
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
-        for (&idx, rx) in &mut self.subs {
+        for (&idx, sub) in &mut self.subs {
             let spec = &core.markets[idx].spec;
             loop {
-                match rx.try_recv() {
+                match sub.rx.try_recv() {
                     Ok(b) => {
                         // Trades hidden by `Fault::SkipTradeIds` are not sent.
-                        for t in &b.trades[b.ws_skip.min(b.trades.len())..] {
-                            out.push(Message::text(trade_push(spec, t)));
+                        if sub.trades {
+                            for t in &b.trades[b.ws_skip.min(b.trades.len())..] {
+                                out.push(Message::text(trade_push(spec, t)));
+                            }
+                        }
+                        if let (true, Some(last)) = (sub.bbo, b.trades.last()) {
+                            out.push(Message::text(bbo_push(spec, last)));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

@@ -1,6 +1,6 @@
 //! Upbit quotation WebSocket (`/upbit/websocket/v1`, protocols.md §7): a request is one JSON
 //! array `[{ticket},{type,codes}…,{format}]` that replaces the connection's subscriptions; there
-//! is no acknowledgement; `trade` pushes are `DEFAULT`-format JSON in **binary** frames with
+//! is no acknowledgement; `orderbook` (served at one unit, the BBO) and `trade` pushes are `DEFAULT`-format JSON in **binary** frames with
 //! numbers as JSON numbers; the text `PING` is answered with `{"status":"UP"}`; a malformed
 //! request gets `{"error":{"name":"WRONG_FORMAT",…}}`. Trade ids (`sequential_id`) are unique
 //! but not contiguous: trade time in ms × 10⁴ + the tape id modulo 10⁴ ([`sequential_id`]). The
@@ -70,9 +70,41 @@ fn wrong_format(msg: &str) -> Message {
     Message::text(s)
 }
 
+/// An `orderbook` push narrowed to one unit (codes `KRW-BTC.1`): the touch after the batch.
+fn orderbook_push(spec: &MarketSpec, t: &RawTrade) -> Message {
+    let bbo = spec.bbo(Some(t));
+    let mut s = String::with_capacity(260);
+    s.push_str(r#"{"type":"orderbook","code":"#);
+    push_json_str(&mut s, &spec.native);
+    s.push_str(r#","timestamp":"#);
+    push_i64(&mut s, t.ts_us.div_euclid(1000));
+    s.push_str(r#","total_ask_size":"#);
+    push_stripped(&mut s, u128::from(bbo.ask_qty), QTY_SCALE);
+    s.push_str(r#","total_bid_size":"#);
+    push_stripped(&mut s, u128::from(bbo.bid_qty), QTY_SCALE);
+    s.push_str(r#","orderbook_units":[{"ask_price":"#);
+    push_price(&mut s, &spec.profile, bbo.ask);
+    s.push_str(r#","bid_price":"#);
+    push_price(&mut s, &spec.profile, bbo.bid);
+    s.push_str(r#","ask_size":"#);
+    push_stripped(&mut s, u128::from(bbo.ask_qty), QTY_SCALE);
+    s.push_str(r#","bid_size":"#);
+    push_stripped(&mut s, u128::from(bbo.bid_qty), QTY_SCALE);
+    s.push_str(r#"}],"stream_type":"REALTIME","level":0}"#);
+    Message::binary(s.into_bytes())
+}
+
+/// One market on one connection.
+#[derive(Debug)]
+struct Sub {
+    rx: broadcast::Receiver<Arc<Batch>>,
+    trades: bool,
+    orderbook: bool,
+}
+
 #[derive(Debug, Default)]
 struct Conn {
-    subs: BTreeMap<usize, broadcast::Receiver<Arc<Batch>>>,
+    subs: BTreeMap<usize, Sub>,
     lagged: Option<u64>,
 }
 
@@ -99,37 +131,60 @@ impl Conn {
             return;
         }
         // A request replaces the connection's subscriptions; unknown codes are silently ignored.
-        let mut wanted = Vec::new();
+        let mut wanted: Vec<(usize, bool)> = Vec::new();
         for p in &parts {
-            if p.get("type").and_then(Value::as_str) != Some("trade") {
-                continue;
-            }
+            let trades = match p.get("type").and_then(Value::as_str) {
+                Some("trade") => true,
+                Some("orderbook") => false,
+                _ => continue,
+            };
             let codes = p.get("codes").and_then(Value::as_array);
             for code in codes.into_iter().flatten().filter_map(Value::as_str) {
+                // `KRW-BTC.1`: the depth suffix (one unit is all this simulator serves).
+                let code = code.split_once('.').map_or(code, |(c, _)| c);
                 if let Some(&idx) = core.upbit_by_code.get(code) {
-                    wanted.push(idx);
+                    wanted.push((idx, trades));
                 }
             }
         }
-        self.subs.retain(|idx, _| wanted.contains(idx));
-        for idx in wanted {
+        self.subs
+            .retain(|idx, _| wanted.iter().any(|(i, _)| i == idx));
+        for sub in self.subs.values_mut() {
+            sub.trades = false;
+            sub.orderbook = false;
+        }
+        for (idx, trades) in wanted {
             let market = &core.markets[idx];
-            self.subs.entry(idx).or_insert_with(|| {
+            let sub = self.subs.entry(idx).or_insert_with(|| {
                 let guard = market.lock();
-                market.subscribe(&guard)
+                Sub {
+                    rx: market.subscribe(&guard),
+                    trades: false,
+                    orderbook: false,
+                }
             });
-            market.request_start();
+            if trades {
+                sub.trades = true;
+                market.request_start();
+            } else {
+                sub.orderbook = true;
+            }
         }
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
-        for (&idx, rx) in &mut self.subs {
+        for (&idx, sub) in &mut self.subs {
             let spec = &core.markets[idx].spec;
             loop {
-                match rx.try_recv() {
+                match sub.rx.try_recv() {
                     Ok(b) => {
-                        for t in &b.trades[b.ws_skip.min(b.trades.len())..] {
-                            out.push(trade_push(spec, t));
+                        if sub.trades {
+                            for t in &b.trades[b.ws_skip.min(b.trades.len())..] {
+                                out.push(trade_push(spec, t));
+                            }
+                        }
+                        if let (true, Some(last)) = (sub.orderbook, b.trades.last()) {
+                            out.push(orderbook_push(spec, last));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

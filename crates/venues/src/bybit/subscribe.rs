@@ -120,12 +120,11 @@ pub fn requests(markets: &[MarketSub], category: Category) -> Result<Vec<Request
         .collect())
 }
 
-/// `{base}/v5/public/<category>`; a base that already names the path is used as is.
+/// `{base}/v5/public/<category>`. A base that already names a category path has it replaced by
+/// the connection's own: the same native symbol means another instrument on the other socket, so
+/// a mismatch would record the wrong market.
 pub fn connect_url(base: &str, category: Category) -> String {
     let base = base.trim_end_matches('/');
-    if base.contains("/v5/public/") {
-        base.to_string()
-    } else {
-        format!("{base}/v5/public/{}", category.as_str())
-    }
+    let host = base.split_once("/v5/public/").map_or(base, |(h, _)| h);
+    format!("{host}/v5/public/{}", category.as_str())
 }

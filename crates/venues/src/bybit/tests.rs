@@ -220,6 +220,11 @@ fn subscription_requests_respect_the_spot_topic_limit() {
         linear().connect_url("wss://stream.bybit.com"),
         "wss://stream.bybit.com/v5/public/linear"
     );
+    assert_eq!(
+        linear().connect_url("wss://stream.bybit.com/v5/public/spot"),
+        "wss://stream.bybit.com/v5/public/linear",
+        "a perpetual never reads the spot socket"
+    );
     assert!(a
         .ping_message(7)
         .is_some_and(|p| p.contains(r#""op":"ping""#)));

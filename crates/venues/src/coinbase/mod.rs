@@ -80,9 +80,12 @@ impl VenueAdapter for CoinbaseAdapter {
     }
 
     fn resubscribe_message(&self, _rejection: &SubRejection) -> Option<String> {
-        // Coinbase's error names neither channel nor product: nothing precise to retry. The
-        // refusal is logged; a reconnect (on silence or a sequence gap) resubscribes everything.
-        None
+        // Coinbase's error names neither channel nor product. Requests are answered in order, so
+        // the refused one is the first whose channel was not confirmed.
+        self.requests
+            .iter()
+            .find(|r| !self.parser.is_confirmed(r.channel))
+            .map(subscribe::Request::message)
     }
 
     fn heartbeat(&self) -> HeartbeatRules {

@@ -3,7 +3,7 @@
 //! jump means messages were lost — the frame is still parsed, and the supervisor is told to
 //! reconnect (trade gaps are then measured by trade id and backfilled).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +32,9 @@ pub struct Parser {
     /// Last running candle per symbol: Coinbase has no closed flag, so a bar is final when the
     /// next one starts — it is then stored again as closed.
     running: Mutex<HashMap<Arc<str>, Candle>>,
+    /// Channels the venue confirmed on the current connection (`subscriptions` messages list
+    /// them); a refusal names nothing, so the first unconfirmed request is the one refused.
+    confirmed: Mutex<HashSet<String>>,
 }
 
 /// `BUY` / `SELL`. The documentation calls it the maker's side, but recorded sessions show a
@@ -80,12 +83,38 @@ impl Parser {
             symbols,
             last_seq: AtomicU64::new(NO_SEQUENCE),
             running: Mutex::new(HashMap::new()),
+            confirmed: Mutex::new(HashSet::new()),
         }
     }
 
     /// Forgets the sequence of the previous connection (a new one starts from its own).
     pub fn reset(&self) {
         self.last_seq.store(NO_SEQUENCE, Ordering::Relaxed);
+        self.confirmed_channels().clear();
+    }
+
+    fn confirmed_channels(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // A poisoned lock only means another parse panicked mid-update; the set is still usable.
+        self.confirmed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the venue confirmed `channel` on the current connection.
+    pub fn is_confirmed(&self, channel: &str) -> bool {
+        self.confirmed_channels().contains(channel)
+    }
+
+    fn confirm(&self, events: Option<&Vec<&RawValue>>) {
+        #[derive(serde::Deserialize)]
+        struct Subs<'a> {
+            #[serde(borrow, default)]
+            subscriptions: HashMap<std::borrow::Cow<'a, str>, serde::de::IgnoredAny>,
+        }
+        let mut confirmed = self.confirmed_channels();
+        for ev in events.into_iter().flatten() {
+            if let Ok(s) = serde_json::from_str::<Subs<'_>>(ev.get()) {
+                confirmed.extend(s.subscriptions.keys().map(|k| k.to_string()));
+            }
+        }
     }
 
     fn symbol(&self, native: &str) -> Result<Arc<str>, (Option<Arc<str>>, Invalid)> {
@@ -140,7 +169,10 @@ impl Parser {
         let channel = env.channel.as_deref().unwrap_or("");
         match channel {
             "heartbeats" => return FrameKind::Heartbeat,
-            "subscriptions" => return FrameKind::SubscribeAck(1),
+            "subscriptions" => {
+                self.confirm(env.events.as_ref());
+                return FrameKind::SubscribeAck(1);
+            }
             "market_trades" | "ticker" | "ticker_batch" | "candles" => {}
             _ => {
                 let inv = Invalid::new(

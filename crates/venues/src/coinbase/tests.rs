@@ -144,8 +144,24 @@ fn reject_reason(a: &CoinbaseAdapter, text: &str) -> RejectReason {
 #[test]
 fn control_frames_and_bad_input() {
     let a = adapter();
+    a.on_connect();
+    let ack = |channel: &str| {
+        format!(
+            r#"{{"channel":"subscriptions","client_id":"","timestamp":"2026-04-07T14:30:00.000000Z","events":[{{"subscriptions":{{"{channel}":["BTC-USD"]}}}}]}}"#
+        )
+    };
+    assert_eq!(parse(&a, &ack("heartbeats")).0, FrameKind::SubscribeAck(1));
+    assert_eq!(
+        parse(&a, &ack("market_trades")).0,
+        FrameKind::SubscribeAck(1)
+    );
     match parse(&a, r#"{"type":"error","message":"failure to subscribe"}"#).0 {
-        FrameKind::SubscribeRejected(r) => assert_eq!(r.error, "failure to subscribe"),
+        FrameKind::SubscribeRejected(r) => {
+            assert_eq!(r.error, "failure to subscribe");
+            // Heartbeats and trades were confirmed: the ticker request is the one retried.
+            let retry = a.resubscribe_message(&r).expect("a retry");
+            assert!(retry.contains(r#""channel":"ticker""#), "{retry}");
+        }
         k => panic!("{k:?}"),
     }
     let trade = |price: &str, size: &str, side: &str, product: &str| {

@@ -166,12 +166,13 @@ pub fn plan(markets: &[MarketSub]) -> Result<(Endpoint, Vec<Request>), VenueErro
     Ok((endpoint, requests))
 }
 
-/// `{base}{endpoint path}`; a base that already names an endpoint is used as is.
+/// `{base}{endpoint path}`. A base that already names an endpoint has it replaced by the one the
+/// channels need (a `ws_url` ending in `/public` for a trades connection would only earn refusals).
 pub fn connect_url(base: &str, endpoint: Endpoint) -> String {
     let base = base.trim_end_matches('/');
-    if base.ends_with(Endpoint::Public.path()) || base.ends_with(Endpoint::Business.path()) {
-        base.to_string()
-    } else {
-        format!("{base}{}", endpoint.path())
-    }
+    let host = base
+        .strip_suffix(Endpoint::Public.path())
+        .or_else(|| base.strip_suffix(Endpoint::Business.path()))
+        .unwrap_or(base);
+    format!("{host}{}", endpoint.path())
 }

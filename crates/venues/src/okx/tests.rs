@@ -303,6 +303,11 @@ fn subscription_plan_and_urls() {
         a.connect_url("wss://ws.okx.com:8443/ws/v5/business"),
         "wss://ws.okx.com:8443/ws/v5/business"
     );
+    assert_eq!(
+        a.connect_url("wss://ws.okx.com:8443/ws/v5/public/"),
+        "wss://ws.okx.com:8443/ws/v5/business",
+        "the endpoint the channels need wins"
+    );
     let msgs = a.subscribe_messages();
     assert_eq!(msgs.len(), 1);
     assert!(msgs[0].contains(r#"{"channel":"trades-all","instId":"BTC-USDT"}"#));
