@@ -314,6 +314,37 @@ fn table(out: &mut String, cols: &[&str], rows: &[Value]) {
     }
 }
 
+/// For a volume profile, the bucket rows with a `mark` column: `POC`, or `VA` inside the value area.
+fn mark_profile(answer: &Value, rows: &[Value]) -> Option<Vec<Value>> {
+    let poc = answer.get("poc_index")?.as_u64()?;
+    let va_low = answer.get("value_area_low")?.as_str()?;
+    let va_high = answer.get("value_area_high")?.as_str()?;
+    let mut inside = false;
+    Some(
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if r.get("low").and_then(Value::as_str) == Some(va_low) {
+                    inside = true;
+                }
+                let mark = match (i as u64 == poc, inside) {
+                    (true, _) => "POC",
+                    (false, true) => "VA",
+                    _ => "",
+                };
+                if r.get("high").and_then(Value::as_str) == Some(va_high) {
+                    inside = false;
+                }
+                let mut r = r.clone();
+                if let Some(o) = r.as_object_mut() {
+                    o.insert("mark".into(), Value::from(mark));
+                }
+                r
+            })
+            .collect(),
+    )
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -352,6 +383,14 @@ pub fn render(answer: &Value, format: Format) -> anyhow::Result<String> {
         }
     }
     out.push('\n');
+    let marked;
+    let (cols, rows) = match mark_profile(answer, rows) {
+        Some(m) => {
+            marked = m;
+            (&[&["mark"][..], cols].concat()[..], marked.as_slice())
+        }
+        None => (cols, rows),
+    };
     table(&mut out, cols, rows);
     if let Some(gaps) = answer.get("gaps").and_then(Value::as_array) {
         if !gaps.is_empty() {
