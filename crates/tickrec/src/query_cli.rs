@@ -98,6 +98,44 @@ pub struct Common {
     /// SQLite file to read (default: the configured store).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Which configured store to read.
+    #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+    store: Store,
+}
+
+/// Which store a query reads.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Store {
+    /// The SQLite file (`[storage.sqlite]` or `--db`).
+    Sqlite,
+    /// The `[storage.postgres]` database (builds with `--features postgres`).
+    Postgres,
+}
+
+/// Opens the chosen store read-only.
+///
+/// # Errors
+/// A store that cannot be opened, or PostgreSQL that is not configured or not built in.
+pub fn open_tape(cfg: &Config, store: Store, db: Option<&PathBuf>) -> anyhow::Result<Tape> {
+    match store {
+        Store::Sqlite => {
+            let path = db.unwrap_or(&cfg.sqlite.path);
+            Tape::open(path).with_context(|| format!("opening {}", path.display()))
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres => {
+            let pg = cfg
+                .postgres
+                .as_ref()
+                .context("--store postgres needs [storage.postgres] in the configuration")?;
+            Tape::connect_postgres(pg)
+                .with_context(|| format!("connecting to {}", pg.redacted_uri()))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres => anyhow::bail!(
+            "this build has no PostgreSQL support: rebuild with `--features postgres`"
+        ),
+    }
 }
 
 /// Volume-profile options.
@@ -407,8 +445,7 @@ pub fn render(answer: &Value, format: Format) -> anyhow::Result<String> {
 /// Bad parameters, a missing store, query failures.
 pub fn run(cfg: &Config, args: &QueryArgs) -> anyhow::Result<()> {
     let (request, common) = args.what.request()?;
-    let path = common.db.as_ref().unwrap_or(&cfg.sqlite.path);
-    let tape = Tape::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let tape = open_tape(cfg, common.store, common.db.as_ref())?;
     let answer = serde_json::to_value(request.run(&tape)?)?;
     print!("{}", render(&answer, common.format)?);
     Ok(())
