@@ -331,13 +331,13 @@ COMMENT ON TABLE data_quality_events IS
 /// is one ordered index scan (index-only once vacuumed) instead of a table scan and a sort.
 fn v3() -> String {
     let mut sql = String::new();
-    for (table, id, r#ref) in [
+    for (table, id, text_id) in [
         ("trades", "trade_id", "trade_ref"),
         ("agg_trades", "agg_id", "agg_ref"),
     ] {
         sql.push_str(&format!(
             "CREATE INDEX IF NOT EXISTS {table}_market_time ON {table} \
-             (venue, symbol, ts_exchange, {id}, {r#ref}) \
+             (venue, symbol, ts_exchange, {id}, {text_id}) \
              INCLUDE (price_m, price_scale, qty_m, qty_scale, side);\n"
         ));
     }
