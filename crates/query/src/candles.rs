@@ -8,7 +8,7 @@ use tickrec_model::{time::format_rfc3339_us, Decimal, Side};
 use crate::error::QueryError;
 use crate::exact::{notional, Exact};
 use crate::params::{Market, Window};
-use crate::tape::{decimal, ScannedTrade, Table, Tape};
+use crate::tape::{decimal, Backend, ScannedTrade, Table, Tape};
 
 /// Most candles one answer may hold.
 pub const MAX_CANDLES: i64 = 10_000;
@@ -325,7 +325,29 @@ pub fn venue_candles(
     if !tape.has_candles(m)? {
         return Err(tape.unknown(m));
     }
-    let mut stmt = tape.conn().prepare_cached(
+    let candles = match tape.backend() {
+        Backend::Sqlite(conn) => sqlite_venue_candles(conn, m, w, interval_s)?,
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(pg) => pg.venue_candles(m, w, interval_s)?,
+    };
+    let gaps = gaps(w, interval_s, candles.iter().map(|c| c.open_time_us));
+    Ok(VenueCandles {
+        interval_s,
+        from_us: w.from_us(),
+        to_us: w.to_us(),
+        candles,
+        gaps,
+    })
+}
+
+/// The venue's candles of the window from SQLite.
+fn sqlite_venue_candles(
+    conn: &rusqlite::Connection,
+    m: &Market,
+    w: Window,
+    interval_s: i64,
+) -> Result<Vec<VenueCandle>, QueryError> {
+    let mut stmt = conn.prepare_cached(
         "SELECT open_time_us, open_m, open_scale, high_m, high_scale, low_m, low_scale, \
          close_m, close_scale, volume_m, volume_scale, quote_volume_m, quote_volume_scale, \
          trades, closed FROM candles WHERE venue = ?1 AND symbol = ?2 AND interval_s = ?3 \
@@ -358,12 +380,5 @@ pub fn venue_candles(
             closed: r.get::<_, i64>(14)? == 1,
         });
     }
-    let gaps = gaps(w, interval_s, candles.iter().map(|c| c.open_time_us));
-    Ok(VenueCandles {
-        interval_s,
-        from_us: w.from_us(),
-        to_us: w.to_us(),
-        candles,
-        gaps,
-    })
+    Ok(candles)
 }

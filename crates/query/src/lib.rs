@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`params`]: [`Market`], [`Window`] and the parsers every interface shares.
-//! - [`tape`]: [`Tape`], read access to an SQLite store; window scans over the covering index.
+//! - [`tape`]: [`Tape`], read access to a store; SQLite window scans use the covering index;
+//!   `postgres` (feature `postgres`) is the PostgreSQL backend.
 //! - [`exact`]: [`Exact`], scale-18 `i128` arithmetic — aggregates are exact; `f64` only for
 //!   derived statistics (VWAP, returns, volatility, scores).
 //! - [`trades`]: bounded pages of trades, paged by `(exchange time, id)`.
@@ -24,6 +25,8 @@ pub mod error;
 pub mod exact;
 pub mod features;
 pub mod params;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod profile;
 pub mod request;
 pub mod synthetic;

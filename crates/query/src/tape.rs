@@ -61,38 +61,69 @@ pub struct ScannedTrade {
     pub side: Side,
 }
 
-/// Read access to an SQLite store.
+/// Where the rows are read from.
+pub(crate) enum Backend {
+    /// An SQLite store (read-only connection).
+    Sqlite(Connection),
+    /// A PostgreSQL store.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::postgres::PgTape),
+}
+
+/// Read access to a store: SQLite, or PostgreSQL with the `postgres` feature.
 pub struct Tape {
-    conn: Connection,
+    backend: Backend,
 }
 
 impl Tape {
-    /// Opens the store at `path` read-only (it must exist; the schema must not be newer than this
-    /// build).
+    /// Opens the SQLite store at `path` read-only (it must exist; the schema must not be newer
+    /// than this build).
     ///
     /// # Errors
     /// [`QueryError::Store`] when it cannot be opened.
     pub fn open(path: impl AsRef<Path>) -> Result<Tape, QueryError> {
         Ok(Tape {
-            conn: tickrec_store::open_read_only(path)?,
+            backend: Backend::Sqlite(tickrec_store::open_read_only(path)?),
         })
     }
 
-    /// Wraps an open connection.
+    /// Wraps an open SQLite connection.
     pub fn from_connection(conn: Connection) -> Tape {
-        Tape { conn }
+        Tape {
+            backend: Backend::Sqlite(conn),
+        }
     }
 
-    /// The connection, for the query modules.
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
+    /// Connects to the PostgreSQL store of `cfg` (on a private single-thread runtime; call from
+    /// a thread that is not running async code, e.g. `spawn_blocking`).
+    ///
+    /// # Errors
+    /// [`QueryError::Store`] when the server cannot be reached.
+    #[cfg(feature = "postgres")]
+    pub fn connect_postgres(
+        cfg: &tickrec_store::postgres::PostgresConfig,
+    ) -> Result<Tape, QueryError> {
+        Ok(Tape {
+            backend: Backend::Postgres(crate::postgres::PgTape::connect(cfg)?),
+        })
+    }
+
+    /// The backend, for the query modules.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     fn has_rows(&self, table: &str, m: &Market) -> Result<bool, QueryError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT 1 FROM {table} WHERE venue = ?1 AND symbol = ?2 LIMIT 1"
-        ))?;
-        Ok(stmt.exists([&m.venue, &m.symbol])?)
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT 1 FROM {table} WHERE venue = ?1 AND symbol = ?2 LIMIT 1"
+                ))?;
+                Ok(stmt.exists([&m.venue, &m.symbol])?)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => pg.has_rows(table, m),
+        }
     }
 
     /// Which table holds the market's trades (`auto` prefers `trades`).
@@ -116,7 +147,7 @@ impl Tape {
     /// True when the venue's own candles are stored for the market.
     ///
     /// # Errors
-    /// SQLite failures.
+    /// Store failures.
     pub fn has_candles(&self, m: &Market) -> Result<bool, QueryError> {
         self.has_rows("candles", m)
     }
@@ -138,7 +169,12 @@ impl Tape {
         F: FnMut(&ScannedTrade) -> Result<(), QueryError>,
     {
         let table = self.resolve(m)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let conn = match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => return Ok((table, pg.scan(table, m, w, &mut f)?)),
+        };
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT ts_exchange_us, price_m, price_scale, qty_m, qty_scale, side FROM {t} \
              WHERE venue = ?1 AND symbol = ?2 AND ts_exchange_us >= ?3 AND ts_exchange_us < ?4 \
              ORDER BY ts_exchange_us, {id}",

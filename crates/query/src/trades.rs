@@ -7,7 +7,9 @@ use tickrec_model::{time::format_rfc3339_us, Decimal, Side};
 
 use crate::error::QueryError;
 use crate::params::{Market, Window};
-use crate::tape::{decimal, side, Table, Tape};
+use rusqlite::Connection;
+
+use crate::tape::{decimal, side, Backend, Table, Tape};
 
 /// Largest page.
 pub const MAX_PAGE: usize = 10_000;
@@ -71,8 +73,9 @@ pub struct TradeRow {
     pub time: String,
     /// Exchange time, µs since the epoch.
     pub ts_exchange_us: i64,
-    /// Local receive time, µs since the epoch.
-    pub ts_recv_us: i64,
+    /// Local receive time, µs since the epoch (PostgreSQL stores no receive time: `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts_recv_us: Option<i64>,
     /// The venue's trade id (aggregate id for `agg_trades`).
     pub id: StoredId,
     /// Exact price (venue digits).
@@ -113,16 +116,50 @@ pub fn trades_page(
         ));
     }
     let table = tape.resolve(m)?;
-    let id = table.id_column();
-    // A cursor before the window changes nothing. With one, the row value `(ts, id) > (…)` is the
-    // index range's lower bound, so deep pages cost no more than the first.
+    // A cursor before the window changes nothing.
     let after = after.filter(|c| c.ts_us >= w.from_us());
+    let mut trades = match tape.backend() {
+        Backend::Sqlite(conn) => sqlite_rows(conn, table, m, w, after, limit + 1)?,
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(pg) => pg.page_rows(table, m, w, after, limit + 1)?,
+    };
+    let more = trades.len() > limit;
+    trades.truncate(limit);
+    let next = match (more, trades.last()) {
+        (true, Some(last)) => Some(
+            Cursor {
+                ts_us: last.ts_exchange_us,
+                id: last.id.clone(),
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok(TradePage {
+        table,
+        trades,
+        next,
+    })
+}
+
+/// Up to `n` rows of the window strictly after `after`, from SQLite.
+fn sqlite_rows(
+    conn: &Connection,
+    table: Table,
+    m: &Market,
+    w: Window,
+    after: Option<&Cursor>,
+    n: usize,
+) -> Result<Vec<TradeRow>, QueryError> {
+    let id = table.id_column();
+    // With a cursor, the row value `(ts, id) > (…)` is the index range's lower bound, so deep
+    // pages cost no more than the first.
     let cursor_sql = if after.is_some() {
         format!("AND (ts_exchange_us, {id}) > (?5, ?6)")
     } else {
         "AND ?5 IS NULL AND ?6 IS NULL".to_string()
     };
-    let mut stmt = tape.conn().prepare_cached(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT ts_exchange_us, {id}, price_m, price_scale, qty_m, qty_scale, side, ts_recv_us \
          FROM {t} WHERE venue = ?1 AND symbol = ?2 AND ts_exchange_us >= ?3 AND ts_exchange_us < ?4 \
          {cursor_sql} ORDER BY ts_exchange_us, {id} LIMIT ?7",
@@ -139,7 +176,6 @@ pub fn trades_page(
         ),
         None => (Value::Null, Value::Null),
     };
-    let limit_plus_one = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let mut rows = stmt.query(rusqlite::params![
         m.venue,
         m.symbol,
@@ -147,44 +183,25 @@ pub fn trades_page(
         w.to_us(),
         ToSqlOutput::Owned(after_ts),
         ToSqlOutput::Owned(after_id),
-        limit_plus_one
+        i64::try_from(n).unwrap_or(i64::MAX)
     ])?;
-    let mut trades = Vec::with_capacity(limit.min(1024));
-    let mut more = false;
+    let mut out = Vec::with_capacity(n.min(1024));
     while let Some(r) = rows.next()? {
-        if trades.len() == limit {
-            more = true;
-            break;
-        }
         let ts: i64 = r.get(0)?;
         let id = match r.get_ref(1)? {
             ValueRef::Integer(n) => StoredId::Num(n),
             ValueRef::Text(t) => StoredId::Text(String::from_utf8_lossy(t).into_owned()),
             other => return Err(QueryError::CorruptRow(format!("trade id {other:?}"))),
         };
-        trades.push(TradeRow {
+        out.push(TradeRow {
             time: format_rfc3339_us(ts),
             ts_exchange_us: ts,
-            ts_recv_us: r.get(7)?,
+            ts_recv_us: Some(r.get(7)?),
             id,
             price: decimal(r.get(2)?, r.get(3)?)?,
             qty: decimal(r.get(4)?, r.get(5)?)?,
             side: side(r.get_ref(6)?)?,
         });
     }
-    let next = match (more, trades.last()) {
-        (true, Some(last)) => Some(
-            Cursor {
-                ts_us: last.ts_exchange_us,
-                id: last.id.clone(),
-            }
-            .encode(),
-        ),
-        _ => None,
-    };
-    Ok(TradePage {
-        table,
-        trades,
-        next,
-    })
+    Ok(out)
 }

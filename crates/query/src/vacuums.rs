@@ -13,6 +13,7 @@
 use crate::error::QueryError;
 use crate::exact::Exact;
 use crate::profile::VolumeProfile;
+use crate::tape::Table;
 
 /// Default thin-bucket threshold, percent of the median bucket volume.
 pub const DEFAULT_THRESHOLD_PCT: u8 = 20;
@@ -37,6 +38,12 @@ pub struct Vacuum {
 /// Vacuums of one profile.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Vacuums {
+    /// The trade table read.
+    pub table: Table,
+    /// Window start, RFC 3339.
+    pub from: String,
+    /// Window end (exclusive), RFC 3339.
+    pub to: String,
     /// The typical (median non-empty) bucket volume.
     pub median_bucket_volume: Exact,
     /// Thin-bucket threshold, percent of the median.
@@ -106,6 +113,9 @@ pub fn liquidity_vacuums(
             .then(a.low.cmp(&b.low))
     });
     Ok(Vacuums {
+        table: profile.table,
+        from: profile.from.clone(),
+        to: profile.to.clone(),
         median_bucket_volume: Exact(median),
         threshold_pct,
         bucket_size: profile.bucket_size,

@@ -210,7 +210,7 @@ fn pages_walk_the_window_exactly_once() {
         };
         assert_eq!(g.id, tickrec_query::trades::StoredId::Num(id as i64));
         assert_eq!(g.ts_exchange_us, e.ts_exchange_us);
-        assert_eq!(g.ts_recv_us, e.ts_recv_us);
+        assert_eq!(g.ts_recv_us, Some(e.ts_recv_us));
         assert_eq!(g.price.to_string(), e.price.to_string());
         assert_eq!(g.qty.to_string(), e.qty.to_string());
         assert_eq!(g.side, e.side);

@@ -14,17 +14,26 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tickrec_query::{Kind, QueryError, Request, Tape};
+use tokio::sync::Semaphore;
 
-/// What the API handlers need: where the store is.
+/// Queries running at once; more wait their turn, so a burst of 24 h profiles cannot take the
+/// recorder's cores away from recording.
+pub const MAX_CONCURRENT_QUERIES: usize = 2;
+
+/// What the API handlers need: where the store is, and the query slots.
 #[derive(Clone, Debug)]
 pub struct ApiState {
     db: Arc<PathBuf>,
+    slots: Arc<Semaphore>,
 }
 
 impl ApiState {
     /// Queries the SQLite store at `db` (opened read-only per request).
     pub fn new(db: PathBuf) -> Self {
-        ApiState { db: Arc::new(db) }
+        ApiState {
+            db: Arc::new(db),
+            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_QUERIES)),
+        }
     }
 }
 
@@ -75,6 +84,13 @@ async fn answer(s: ApiState, kind: Kind, q: Params) -> Response {
     let Query(params) = match q {
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()),
+    };
+    let Ok(_slot) = s.slots.clone().acquire_owned().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "internal",
+            "shutting down".into(),
+        );
     };
     // SQLite is blocking; each request reads on the blocking pool with its own connection.
     let result = tokio::task::spawn_blocking(move || {

@@ -74,7 +74,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let runs = args.runs.max(1);
     if args.which == Which::Query {
-        return crate::bench_query::run(&args.query_db, args.query_trades, runs.max(5));
+        return crate::bench_query::run(
+            &args.query_db,
+            args.query_trades,
+            runs.max(5),
+            args.postgres_uri.as_deref(),
+        );
     }
     if matches!(args.which, Which::All | Which::Parse) {
         parse_bench(runs)?;

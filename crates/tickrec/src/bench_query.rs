@@ -44,21 +44,8 @@ fn generate(path: &Path, total: u64) -> anyhow::Result<()> {
         ..SqliteConfig::default()
     };
     let mut w = SqliteWriter::open(&cfg)?;
-    let per_market = total / MARKETS.len() as u64;
-    // Four of five trades advance the clock.
-    let spacing_us = DAYS * 86_400_000_000 / (per_market as i64 * 4 / 5).max(1);
     let t = Instant::now();
-    for (i, (venue, symbol)) in MARKETS.into_iter().enumerate() {
-        let spec = SyntheticSpec {
-            venue,
-            symbol: Arc::from(symbol),
-            seed: 42 + i as u64,
-            start_us: END_US - DAYS * 86_400_000_000,
-            count: per_market,
-            spacing_us,
-            hole: None,
-            mixed_scales: false,
-        };
+    for spec in specs(total) {
         let mut batch = Vec::with_capacity(100_000);
         for trade in synthetic_trades(&spec) {
             batch.push(Event::Trade(trade));
@@ -77,15 +64,116 @@ fn generate(path: &Path, total: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Generates the store if needed, then prints a Markdown table of median query times.
+/// Loads the synthetic tape into PostgreSQL (plain `INSERT … SELECT unnest(…)` in 100 000-row
+/// statements) unless it already holds `total` trades.
+#[cfg(feature = "postgres")]
+fn generate_postgres(uri: &str, total: u64) -> anyhow::Result<()> {
+    let cfg = tickrec_store::PostgresConfig {
+        uri: uri.to_string(),
+        ..tickrec_store::PostgresConfig::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = tickrec_store::postgres::connect(&cfg).await?;
+        tickrec_store::postgres::migrate(&client).await?;
+        let n: i64 = client.query_one("SELECT count(*) FROM trades", &[]).await?.get(0);
+        if u64::try_from(n).unwrap_or(0) >= total {
+            return Ok(());
+        }
+        client.execute("TRUNCATE trades", &[]).await?;
+        let t = Instant::now();
+        for spec in specs(total) {
+            let venue = spec.venue.as_str();
+            let symbol = spec.symbol.to_string();
+            let mut it = synthetic_trades(&spec).peekable();
+            while it.peek().is_some() {
+                let chunk: Vec<_> = it.by_ref().take(100_000).collect();
+                let col = |f: &dyn Fn(&tickrec_model::Trade) -> i64| chunk.iter().map(f).collect::<Vec<i64>>();
+                let scale = |f: &dyn Fn(&tickrec_model::Trade) -> u8| chunk.iter().map(|x| i16::from(f(x))).collect::<Vec<i16>>();
+                let ids = col(&|x| match x.trade_id {
+                    tickrec_model::TradeId::Num(n) => n as i64,
+                    tickrec_model::TradeId::Text(_) => 0,
+                });
+                let sides: Vec<&str> = chunk.iter().map(|x| x.side.as_str()).collect();
+                client
+                    .execute(
+                        "INSERT INTO trades (ts_exchange, venue, symbol, trade_id, side, price_m, \
+                         price_scale, qty_m, qty_scale) \
+                         SELECT timestamptz 'epoch' + u.ts * interval '1 microsecond', $1, $2, u.id, \
+                                u.side, u.pm, u.ps, u.qm, u.qs \
+                         FROM unnest($3::int8[], $4::int8[], $5::text[], $6::int8[], $7::int2[], \
+                                     $8::int8[], $9::int2[]) AS u(ts, id, side, pm, ps, qm, qs)",
+                        &[
+                            &venue,
+                            &symbol,
+                            &col(&|x| x.ts_exchange_us),
+                            &ids,
+                            &sides,
+                            &col(&|x| x.price.mantissa()),
+                            &scale(&|x| x.price.scale()),
+                            &col(&|x| x.qty.mantissa()),
+                            &scale(&|x| x.qty.scale()),
+                        ],
+                    )
+                    .await?;
+            }
+        }
+        client.execute("VACUUM ANALYZE trades", &[]).await?;
+        eprintln!("loaded {total} trades into PostgreSQL in {:.1} s", t.elapsed().as_secs_f64());
+        anyhow::Ok(())
+    })
+}
+
+/// The two markets' tapes.
+fn specs(total: u64) -> Vec<SyntheticSpec> {
+    let per_market = total / MARKETS.len() as u64;
+    // Four of five trades advance the clock.
+    let spacing_us = DAYS * 86_400_000_000 / (per_market as i64 * 4 / 5).max(1);
+    MARKETS
+        .into_iter()
+        .enumerate()
+        .map(|(i, (venue, symbol))| SyntheticSpec {
+            venue,
+            symbol: Arc::from(symbol),
+            seed: 42 + i as u64,
+            start_us: END_US - DAYS * 86_400_000_000,
+            count: per_market,
+            spacing_us,
+            hole: None,
+            mixed_scales: false,
+        })
+        .collect()
+}
+
+/// Generates the store if needed, then prints a Markdown table of median query times — for the
+/// SQLite file and, with `postgres_uri`, for PostgreSQL too.
 ///
 /// # Errors
 /// Store or query failures.
-pub fn run(path: &Path, total: u64, runs: usize) -> anyhow::Result<()> {
+pub fn run(path: &Path, total: u64, runs: usize, postgres_uri: Option<&str>) -> anyhow::Result<()> {
     if stored(path) < total {
         generate(path, total)?;
     }
-    let tape = Tape::open(path)?;
+    measure("SQLite", &Tape::open(path)?, runs, stored(path))?;
+    match postgres_uri {
+        None => Ok(()),
+        #[cfg(feature = "postgres")]
+        Some(uri) => {
+            generate_postgres(uri, total)?;
+            let cfg = tickrec_store::PostgresConfig {
+                uri: uri.to_string(),
+                ..tickrec_store::PostgresConfig::default()
+            };
+            measure("PostgreSQL", &Tape::connect_postgres(&cfg)?, runs, total)
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => anyhow::bail!("--postgres-uri needs a build with `--features postgres`"),
+    }
+}
+
+fn measure(store: &str, tape: &Tape, runs: usize, trades: u64) -> anyhow::Result<()> {
     let ms = |us: i64| (us / 1000).to_string();
     let hour_from = ms(END_US - 36 * 3_600_000_000);
     let hour_to = ms(END_US - 35 * 3_600_000_000);
@@ -148,8 +236,7 @@ pub fn run(path: &Path, total: u64, runs: usize) -> anyhow::Result<()> {
         ),
     ];
     println!(
-        "\n| query (binance BTC/USDT, store of {} trades) | trades in window | median ms | max ms |",
-        stored(path)
+        "\n| query ({store}, binance BTC/USDT, store of {trades} trades) | trades in window | median ms | max ms |"
     );
     println!("|---|---:|---:|---:|");
     for (label, kind, extra) in cases {
@@ -163,7 +250,7 @@ pub fn run(path: &Path, total: u64, runs: usize) -> anyhow::Result<()> {
         let mut rows = 0u64;
         for _ in 0..runs.max(1) {
             let t = Instant::now();
-            let answer = request.run(&tape)?;
+            let answer = request.run(tape)?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             rows = count(&answer);
         }

@@ -5,7 +5,7 @@
 //! `isError: true` and the message, as MCP asks; protocol mistakes are JSON-RPC errors.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use tickrec_query::{Kind, Request, Tape};
 
 use crate::config::Config;
+use crate::query_cli::{open_tape, Store};
 
 /// The MCP protocol revision this server speaks when the client does not name one.
 const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -25,6 +26,9 @@ pub struct McpArgs {
     /// SQLite file to read (default: the configured store).
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Which configured store to read.
+    #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+    pub store: Store,
 }
 
 /// One tool: its name, the query it runs, what it says about itself, and its own parameters.
@@ -128,7 +132,7 @@ fn tool_list() -> Value {
 }
 
 /// Runs one tool call; the `Err` side is a JSON-RPC error (unknown tool, malformed arguments).
-fn call(db: &Path, params: &Value) -> Result<Value, (i64, String)> {
+fn call(open: &dyn Fn() -> anyhow::Result<Tape>, params: &Value) -> Result<Value, (i64, String)> {
     let name = params.get("name").and_then(Value::as_str).unwrap_or("");
     let tool = TOOLS
         .iter()
@@ -150,18 +154,22 @@ fn call(db: &Path, params: &Value) -> Result<Value, (i64, String)> {
             pairs.push((k.clone(), text));
         }
     }
-    let result = Request::new(tool.kind, pairs).and_then(|r| {
-        let tape = Tape::open(db)?;
-        r.run(&tape)
-    });
-    Ok(match result.map(serde_json::to_value) {
+    let request = match Request::new(tool.kind, pairs) {
+        Ok(r) => r,
+        Err(e) => return Ok(tool_error(&format!("{e} ({})", e.code()))),
+    };
+    let tape = match open() {
+        Ok(t) => t,
+        Err(e) => return Ok(tool_error(&format!("{e:#} (store_error)"))),
+    };
+    Ok(match request.run(&tape).map(serde_json::to_value) {
         Ok(Ok(v)) => json!({
             "content": [{ "type": "text", "text": v.to_string() }],
             "structuredContent": v,
             "isError": false,
         }),
         Ok(Err(e)) => tool_error(&e.to_string()),
-        Err(e) => tool_error(&format!("{} ({})", e, e.code())),
+        Err(e) => tool_error(&format!("{e} ({})", e.code())),
     })
 }
 
@@ -170,7 +178,7 @@ fn tool_error(message: &str) -> Value {
 }
 
 /// Answers one incoming line; `None` for notifications (nothing to send back).
-pub fn handle_line(db: &Path, line: &str) -> Option<Value> {
+pub fn handle_line(open: &dyn Fn() -> anyhow::Result<Tape>, line: &str) -> Option<Value> {
     let msg: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => {
@@ -203,7 +211,7 @@ pub fn handle_line(db: &Path, line: &str) -> Option<Value> {
         })),
         "ping" => Ok(json!({})),
         "tools/list" => Ok(tool_list()),
-        "tools/call" => call(db, &params),
+        "tools/call" => call(open, &params),
         other => Err((-32601, format!("method not found: {other}"))),
     };
     Some(match result {
@@ -219,8 +227,9 @@ pub fn handle_line(db: &Path, line: &str) -> Option<Value> {
 /// # Errors
 /// When stdin or stdout fail.
 pub fn run(cfg: &Config, args: &McpArgs) -> anyhow::Result<()> {
-    let db = args.db.clone().unwrap_or_else(|| cfg.sqlite.path.clone());
-    tracing::info!(db = %db.display(), "mcp server on stdio");
+    tracing::info!(store = ?args.store, "mcp server on stdio");
+    // The store is opened per call, so the server starts (and says why) even when it is down.
+    let open = || open_tape(cfg, args.store, args.db.as_ref());
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {
@@ -228,7 +237,7 @@ pub fn run(cfg: &Config, args: &McpArgs) -> anyhow::Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(reply) = handle_line(&db, &line) {
+        if let Some(reply) = handle_line(&open, &line) {
             writeln!(stdout, "{reply}").context("writing stdout")?;
             stdout.flush().context("writing stdout")?;
         }

@@ -98,6 +98,44 @@ pub struct Common {
     /// SQLite file to read (default: the configured store).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Which configured store to read.
+    #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+    store: Store,
+}
+
+/// Which store a query reads.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Store {
+    /// The SQLite file (`[storage.sqlite]` or `--db`).
+    Sqlite,
+    /// The `[storage.postgres]` database (builds with `--features postgres`).
+    Postgres,
+}
+
+/// Opens the chosen store read-only.
+///
+/// # Errors
+/// A store that cannot be opened, or PostgreSQL that is not configured or not built in.
+pub fn open_tape(cfg: &Config, store: Store, db: Option<&PathBuf>) -> anyhow::Result<Tape> {
+    match store {
+        Store::Sqlite => {
+            let path = db.unwrap_or(&cfg.sqlite.path);
+            Tape::open(path).with_context(|| format!("opening {}", path.display()))
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres => {
+            let pg = cfg
+                .postgres
+                .as_ref()
+                .context("--store postgres needs [storage.postgres] in the configuration")?;
+            Tape::connect_postgres(pg)
+                .with_context(|| format!("connecting to {}", pg.redacted_uri()))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres => anyhow::bail!(
+            "this build has no PostgreSQL support: rebuild with `--features postgres`"
+        ),
+    }
 }
 
 /// Volume-profile options.
@@ -314,6 +352,37 @@ fn table(out: &mut String, cols: &[&str], rows: &[Value]) {
     }
 }
 
+/// For a volume profile, the bucket rows with a `mark` column: `POC`, or `VA` inside the value area.
+fn mark_profile(answer: &Value, rows: &[Value]) -> Option<Vec<Value>> {
+    let poc = answer.get("poc_index")?.as_u64()?;
+    let va_low = answer.get("value_area_low")?.as_str()?;
+    let va_high = answer.get("value_area_high")?.as_str()?;
+    let mut inside = false;
+    Some(
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if r.get("low").and_then(Value::as_str) == Some(va_low) {
+                    inside = true;
+                }
+                let mark = match (i as u64 == poc, inside) {
+                    (true, _) => "POC",
+                    (false, true) => "VA",
+                    _ => "",
+                };
+                if r.get("high").and_then(Value::as_str) == Some(va_high) {
+                    inside = false;
+                }
+                let mut r = r.clone();
+                if let Some(o) = r.as_object_mut() {
+                    o.insert("mark".into(), Value::from(mark));
+                }
+                r
+            })
+            .collect(),
+    )
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -352,6 +421,14 @@ pub fn render(answer: &Value, format: Format) -> anyhow::Result<String> {
         }
     }
     out.push('\n');
+    let marked;
+    let (cols, rows) = match mark_profile(answer, rows) {
+        Some(m) => {
+            marked = m;
+            (&[&["mark"][..], cols].concat()[..], marked.as_slice())
+        }
+        None => (cols, rows),
+    };
     table(&mut out, cols, rows);
     if let Some(gaps) = answer.get("gaps").and_then(Value::as_array) {
         if !gaps.is_empty() {
@@ -368,8 +445,7 @@ pub fn render(answer: &Value, format: Format) -> anyhow::Result<String> {
 /// Bad parameters, a missing store, query failures.
 pub fn run(cfg: &Config, args: &QueryArgs) -> anyhow::Result<()> {
     let (request, common) = args.what.request()?;
-    let path = common.db.as_ref().unwrap_or(&cfg.sqlite.path);
-    let tape = Tape::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let tape = open_tape(cfg, common.store, common.db.as_ref())?;
     let answer = serde_json::to_value(request.run(&tape)?)?;
     print!("{}", render(&answer, common.format)?);
     Ok(())

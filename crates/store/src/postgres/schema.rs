@@ -23,6 +23,12 @@
 //! (when the recorder noted it), and a unique key `(venue, COALESCE(symbol, ''), kind,
 //! start_us, ts_ingest)` so that a replay from the journal is ignored (`ON CONFLICT DO NOTHING`).
 //!
+//! # Version 3
+//!
+//! Indexes for the query crate (issue 8): `trades_market_time` / `agg_trades_market_time` on
+//! `(venue, symbol, ts_exchange, id, ref) INCLUDE (price_m, price_scale, qty_m, qty_scale, side)`,
+//! the order window scans read. (An extra index per table: it costs insert time.)
+//!
 //! The trade table starts from seed 000 (`ts_exchange`, `ts_ingest`, `venue`, `symbol`, `side`
 //! with a `CHECK`, index `(symbol, ts_exchange DESC)`) with these changes:
 //!
@@ -77,7 +83,7 @@ use tokio_postgres::Client;
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (highest `tickrec_schema_version.version`).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Advisory lock key held while migrating (`"tickrec"` in ASCII).
 const MIGRATE_LOCK: i64 = 0x0074_6963_6b72_6563;
@@ -320,11 +326,30 @@ COMMENT ON TABLE data_quality_events IS
     .to_string()
 }
 
+/// DDL of schema version 3 (query crate, issue 8): market/time indexes in the order window scans
+/// read — `(venue, symbol, ts_exchange, id, ref)` carrying price, quantity and side — so a window
+/// is one ordered index scan (index-only once vacuumed) instead of a table scan and a sort.
+fn v3() -> String {
+    let mut sql = String::new();
+    for (table, id, text_id) in [
+        ("trades", "trade_id", "trade_ref"),
+        ("agg_trades", "agg_id", "agg_ref"),
+    ] {
+        sql.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS {table}_market_time ON {table} \
+             (venue, symbol, ts_exchange, {id}, {text_id}) \
+             INCLUDE (price_m, price_scale, qty_m, qty_scale, side);\n"
+        ));
+    }
+    sql
+}
+
 /// DDL that brings a database from version `to - 1` to version `to`.
 fn migration(to: i32) -> Option<String> {
     match to {
         1 => Some(v1()),
         2 => Some(v2()),
+        3 => Some(v3()),
         _ => None,
     }
 }
