@@ -57,6 +57,9 @@ impl PgTape {
             .build()
             .map_err(|e| QueryError::Store(tickrec_store::StoreError::Thread(e.to_string())))?;
         let client = rt.block_on(tickrec_store::postgres::connect(cfg))?;
+        // The window indexes are built on first use, not by the sink's migrations: a database
+        // that is only written does not pay for them.
+        rt.block_on(tickrec_store::postgres::ensure_query_indexes(&client))?;
         Ok(PgTape { rt, client })
     }
 

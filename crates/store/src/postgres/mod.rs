@@ -30,5 +30,5 @@ pub mod harness;
 mod tests;
 
 pub use config::{redact_uri, PostgresConfig};
-pub use schema::{current_version, migrate, Migration, SCHEMA_VERSION};
+pub use schema::{current_version, ensure_query_indexes, migrate, Migration, SCHEMA_VERSION};
 pub use writer::{connect, spawn_postgres_writer, PostgresWriter};
