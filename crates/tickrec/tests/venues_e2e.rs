@@ -4,17 +4,15 @@
 
 mod common;
 
+use common::in_process::{start_recorder, wait_published};
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tickrec::app::{self, Hooks, RecordSummary};
 use tickrec::config::{Config, HttpConfig, MarketConfig};
 use tickrec_model::{Channel, Venue};
 use tickrec_simulator::{Fault, SimConfig, SimHandle, SimMarket, StartMode};
-use tickrec_store::{BatchConfig, SqliteConfig, WriterStats};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tickrec_store::{BatchConfig, SqliteConfig};
 
 async fn simulator(dir: &Path, markets: &[(Venue, &str)], rate: f64, trades: u64) -> SimHandle {
     let mut cfg = SimConfig::new(
@@ -46,59 +44,6 @@ fn config(db: PathBuf, market: MarketConfig) -> Config {
         postgres: None,
         archive: None,
         retention: None,
-    }
-}
-
-struct Recorder {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<RecordSummary>>,
-    stats: Arc<WriterStats>,
-}
-
-async fn start_recorder(cfg: Config) -> Recorder {
-    let (stats_tx, stats_rx) = oneshot::channel();
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(app::record(
-        cfg,
-        async {
-            let _ = stop_rx.await;
-        },
-        Hooks {
-            writer_stats: Some(stats_tx),
-            ..Hooks::default()
-        },
-    ));
-    let stats = stats_rx.await.expect("recorder started");
-    Recorder { stop, task, stats }
-}
-
-impl Recorder {
-    async fn wait_trades(&self, n: u64, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while self.stats.snapshot().trades < n {
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} trades committed",
-                self.stats.snapshot().trades
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn stop(self) -> RecordSummary {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("recorder task")
-            .expect("recorder result")
-    }
-}
-
-async fn wait_published(sim: &SimHandle, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sim.published() < n {
-        assert!(Instant::now() < deadline, "simulator stalled");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
