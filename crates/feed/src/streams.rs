@@ -87,7 +87,7 @@ fn channel_of(ev: &Event) -> Option<&'static str> {
         Event::Quote(_) => Channel::Bbo.label(),
         Event::Candle(_) => "candles",
         Event::Book(_) => "book",
-        Event::Reject(_) | Event::Quality(_) => return None,
+        Event::Reject(_) | Event::Quality(_) | Event::BookTop(_) => return None,
     })
 }
 
@@ -98,7 +98,7 @@ fn key_of(ev: &Event) -> Option<(&Arc<str>, Option<i64>)> {
         Event::Quote(q) => (&q.symbol, q.ts_exchange_us),
         Event::Candle(c) => (&c.symbol, Some(c.ts_exchange_us)),
         Event::Book(b) => (&b.symbol, b.ts_exchange_us),
-        Event::Reject(_) | Event::Quality(_) => return None,
+        Event::Reject(_) | Event::Quality(_) | Event::BookTop(_) => return None,
     })
 }
 

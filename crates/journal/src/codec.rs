@@ -6,7 +6,7 @@
 //! # Format (version 1)
 //! A payload starts with a format byte: [`FORMAT_EVENT`] (one event follows) or [`FORMAT_BATCH`]
 //! (a varint count, then that many events). Then, per event, a tag byte (1 trade, 2 quote,
-//! 3 candle, 4 book, 5 reject) and the fields in declaration order:
+//! 3 candle, 4 book (old, no verified flag), 5 reject, 6 quality, 7 book, 8 book top) and the fields in declaration order:
 //! - unsigned integers: LEB128 varint; signed: zigzag + varint; `u32` checksums: 4 bytes LE;
 //! - `Decimal`: zigzag varint mantissa, then the scale as one byte;
 //! - strings and byte strings: varint length, then the bytes (strings are UTF-8-checked);
@@ -25,8 +25,8 @@
 use std::sync::Arc;
 
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote, Reject,
-    RejectReason, Side, Trade, TradeId, TradeKind, Venue,
+    BookKind, BookTop, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote,
+    Reject, RejectReason, Side, Trade, TradeId, TradeKind, Venue,
 };
 
 use crate::error::{DecodeError, JournalError};
@@ -46,6 +46,9 @@ const TAG_CANDLE: u8 = 3;
 const TAG_BOOK: u8 = 4;
 const TAG_REJECT: u8 = 5;
 const TAG_QUALITY: u8 = 6;
+/// A book update with its `verified` flag (tag 4 is the older form without it, read as unverified).
+const TAG_BOOK_VERIFIED: u8 = 7;
+const TAG_BOOK_TOP: u8 = 8;
 
 /// Appends the encoding of one event to `out`.
 pub fn encode(ev: &Event, out: &mut Vec<u8>) {
@@ -180,7 +183,7 @@ impl Encoder<'_> {
                 self.zigzag(c.ts_recv_us.wrapping_sub(c.ts_exchange_us));
             }
             Event::Book(b) => {
-                self.out.push(TAG_BOOK);
+                self.out.push(TAG_BOOK_VERIFIED);
                 self.venue(b.venue);
                 self.symbol(&b.symbol);
                 self.out.push(match b.kind {
@@ -192,6 +195,19 @@ impl Encoder<'_> {
                 self.levels(&b.bids);
                 self.levels(&b.asks);
                 self.opt(b.checksum, |e, c| e.out.extend_from_slice(&c.to_le_bytes()));
+                self.zigzag(b.ts_recv_us);
+                self.opt_delta(b.ts_exchange_us, b.ts_recv_us);
+                self.out.push(u8::from(b.verified));
+            }
+            Event::BookTop(b) => {
+                self.out.push(TAG_BOOK_TOP);
+                self.venue(b.venue);
+                self.symbol(&b.symbol);
+                self.opt(b.last_update_id, Self::varint);
+                self.levels(&b.bids);
+                self.levels(&b.asks);
+                self.out.push(u8::from(b.verified));
+                self.out.extend_from_slice(&b.digest.to_le_bytes());
                 self.zigzag(b.ts_recv_us);
                 self.opt_delta(b.ts_exchange_us, b.ts_recv_us);
             }
@@ -500,7 +516,8 @@ impl<'a> Decoder<'a> {
 
     fn event(&mut self) -> Result<Event, DecodeError> {
         let at = self.pos;
-        Ok(match self.u8()? {
+        let tag = self.u8()?;
+        Ok(match tag {
             TAG_TRADE => {
                 let venue = self.venue()?;
                 let symbol = self.symbol()?;
@@ -592,7 +609,7 @@ impl<'a> Decoder<'a> {
                     ts_recv_us,
                 })
             }
-            TAG_BOOK => {
+            TAG_BOOK | TAG_BOOK_VERIFIED => {
                 let venue = self.venue()?;
                 let symbol = self.symbol()?;
                 let kind_at = self.pos;
@@ -608,6 +625,7 @@ impl<'a> Decoder<'a> {
                 let checksum = self.opt(Self::u32_le)?;
                 let ts_recv_us = self.zigzag()?;
                 let ts_exchange_us = self.opt(Self::zigzag)?.map(|d| ts_recv_us.wrapping_add(d));
+                let verified = tag == TAG_BOOK_VERIFIED && self.bool()?;
                 Event::Book(BookUpdate {
                     venue,
                     symbol,
@@ -617,6 +635,32 @@ impl<'a> Decoder<'a> {
                     bids,
                     asks,
                     checksum,
+                    ts_exchange_us,
+                    ts_recv_us,
+                    verified,
+                })
+            }
+            TAG_BOOK_TOP => {
+                let venue = self.venue()?;
+                let symbol = self.symbol()?;
+                let last_update_id = self.opt(Self::varint)?;
+                let bids = self.levels()?;
+                let asks = self.levels()?;
+                let verified = self.bool()?;
+                let digest_bytes = self.take(8)?;
+                let mut d = [0u8; 8];
+                d.copy_from_slice(digest_bytes);
+                let digest = u64::from_le_bytes(d);
+                let ts_recv_us = self.zigzag()?;
+                let ts_exchange_us = self.opt(Self::zigzag)?.map(|d| ts_recv_us.wrapping_add(d));
+                Event::BookTop(BookTop {
+                    venue,
+                    symbol,
+                    last_update_id,
+                    bids,
+                    asks,
+                    verified,
+                    digest,
                     ts_exchange_us,
                     ts_recv_us,
                 })
@@ -725,6 +769,10 @@ const fn quality_tag(k: QualityKind) -> u8 {
         QualityKind::Gap => 2,
         QualityKind::GapBackfilled => 3,
         QualityKind::GapUnrepaired => 4,
+        QualityKind::BookGap => 5,
+        QualityKind::BookChecksum => 6,
+        QualityKind::BookResync => 7,
+        QualityKind::BookCrossed => 8,
     }
 }
 
@@ -736,6 +784,10 @@ pub(crate) const fn quality_from_tag(t: u8) -> Option<QualityKind> {
         2 => QualityKind::Gap,
         3 => QualityKind::GapBackfilled,
         4 => QualityKind::GapUnrepaired,
+        5 => QualityKind::BookGap,
+        6 => QualityKind::BookChecksum,
+        7 => QualityKind::BookResync,
+        8 => QualityKind::BookCrossed,
         _ => return None,
     })
 }

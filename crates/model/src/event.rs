@@ -160,7 +160,9 @@ pub enum BookKind {
     Delta,
 }
 
-/// A book snapshot or delta as the venue sent it (book building comes later in the flow).
+/// A book snapshot or delta as the venue sent it. Parsers leave `verified` false; the feed's
+/// book tracker sets it once the message applied to an in-sync book (and, where the venue sends
+/// one, the checksum matched).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BookUpdate {
     /// Venue.
@@ -182,6 +184,33 @@ pub struct BookUpdate {
     /// Venue event time, when sent.
     pub ts_exchange_us: Option<i64>,
     /// Local receive time.
+    pub ts_recv_us: i64,
+    /// True when the book after this message is known to be the venue's book: in sequence since
+    /// a snapshot and, where the venue sends one, checksum-verified. Set by the feed.
+    pub verified: bool,
+}
+
+/// The top levels of the book the recorder holds, taken every `snapshot_interval` (the
+/// `book_snapshots` table).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BookTop {
+    /// Venue.
+    pub venue: Venue,
+    /// Unified symbol.
+    pub symbol: Arc<str>,
+    /// Last update id applied (the venue's sequence), when it has one.
+    pub last_update_id: Option<u64>,
+    /// Best bids, best first.
+    pub bids: Vec<Level>,
+    /// Best asks, best first.
+    pub asks: Vec<Level>,
+    /// Whether the book was verified (in sync, checksums matching) when taken.
+    pub verified: bool,
+    /// Digest of the whole book (not only the top) at this point, for rebuild checks.
+    pub digest: u64,
+    /// Venue time of the last message applied, when sent.
+    pub ts_exchange_us: Option<i64>,
+    /// Local time the snapshot was taken.
     pub ts_recv_us: i64,
 }
 
@@ -292,6 +321,14 @@ pub enum QualityKind {
     GapBackfilled,
     /// Trade ids that could not be recovered (`count`): the venue no longer serves them.
     GapUnrepaired,
+    /// The book's sequence broke (`from_id..=to_id` expected vs received): the book is dropped.
+    BookGap,
+    /// The book's checksum did not match the venue's: the book is dropped.
+    BookChecksum,
+    /// The book was unverified from `start_us` to `end_us`, until a fresh snapshot.
+    BookResync,
+    /// The book was crossed (best bid ≥ best ask) after a verified update.
+    BookCrossed,
 }
 
 impl QualityKind {
@@ -303,6 +340,10 @@ impl QualityKind {
             QualityKind::Gap => "gap",
             QualityKind::GapBackfilled => "gap_backfilled",
             QualityKind::GapUnrepaired => "gap_unrepaired",
+            QualityKind::BookGap => "book_gap",
+            QualityKind::BookChecksum => "book_checksum",
+            QualityKind::BookResync => "book_resync",
+            QualityKind::BookCrossed => "book_crossed",
         }
     }
 
@@ -314,6 +355,10 @@ impl QualityKind {
             QualityKind::Gap,
             QualityKind::GapBackfilled,
             QualityKind::GapUnrepaired,
+            QualityKind::BookGap,
+            QualityKind::BookChecksum,
+            QualityKind::BookResync,
+            QualityKind::BookCrossed,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -357,6 +402,8 @@ pub enum Event {
     Candle(Candle),
     /// A book snapshot or delta.
     Book(BookUpdate),
+    /// The top of the recorder's book, taken periodically.
+    BookTop(BookTop),
     /// A reject row.
     Reject(Reject),
     /// A data-quality event.
@@ -371,6 +418,7 @@ impl Event {
             Event::Quote(q) => q.ts_recv_us,
             Event::Candle(c) => c.ts_recv_us,
             Event::Book(b) => b.ts_recv_us,
+            Event::BookTop(b) => b.ts_recv_us,
             Event::Reject(r) => r.ts_recv_us,
             Event::Quality(q) => q.ts_recv_us,
         }

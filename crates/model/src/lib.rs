@@ -16,7 +16,7 @@ pub mod venue;
 
 pub use decimal::{Decimal, DecimalError};
 pub use event::{
-    BookKind, BookUpdate, Candle, Event, Level, QualityEvent, QualityKind, Quote, Reject,
+    BookKind, BookTop, BookUpdate, Candle, Event, Level, QualityEvent, QualityKind, Quote, Reject,
     RejectReason, Side, Trade, TradeId, TradeKind, MAX_REJECT_RAW_BYTES,
 };
 pub use time::{now_us, parse_rfc3339_us, TimeError};

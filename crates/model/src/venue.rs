@@ -87,6 +87,8 @@ pub enum Channel {
     Bbo,
     /// Candles of the given interval in seconds.
     Candles(u32),
+    /// The L2 order book: the venue's snapshots and deltas, tracked, verified and stored.
+    Book,
 }
 
 impl Channel {
@@ -97,6 +99,7 @@ impl Channel {
             Channel::AggTrades => "agg_trades".into(),
             Channel::Bbo => "bbo".into(),
             Channel::Candles(s) => format!("candles_{}", interval_name(s)),
+            Channel::Book => "book".into(),
         }
     }
 
@@ -107,6 +110,7 @@ impl Channel {
             Channel::AggTrades => "agg_trades",
             Channel::Bbo => "bbo",
             Channel::Candles(_) => "candles",
+            Channel::Book => "book",
         }
     }
 }
@@ -146,6 +150,7 @@ impl FromStr for Channel {
             "trades" | "trade" => Some(Channel::Trades),
             "agg_trades" | "aggTrade" => Some(Channel::AggTrades),
             "bbo" | "quotes" => Some(Channel::Bbo),
+            "book" | "books" | "l2" => Some(Channel::Book),
             _ => s
                 .strip_prefix("candles_")
                 .and_then(parse_interval)
@@ -154,7 +159,7 @@ impl FromStr for Channel {
         c.ok_or_else(|| VenueParseError {
             kind: "channel",
             name: s.to_string(),
-            known: "trades, agg_trades, bbo, candles_<interval> (e.g. candles_1m)".into(),
+            known: "trades, agg_trades, bbo, book, candles_<interval> (e.g. candles_1m)".into(),
         })
     }
 }

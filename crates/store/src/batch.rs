@@ -77,8 +77,10 @@ pub struct WriteStats {
     pub quotes: u64,
     /// Rows inserted or updated in `candles`.
     pub candles: u64,
-    /// Rows inserted into `book_updates`.
+    /// Rows inserted into `book_deltas`.
     pub books: u64,
+    /// Rows inserted into `book_snapshots`.
+    pub book_snapshots: u64,
     /// Rows inserted into `rejects` (reject events plus poisoned rows).
     pub rejects: u64,
     /// Rows inserted into `data_quality`.
@@ -98,6 +100,7 @@ impl WriteStats {
             + self.quotes
             + self.candles
             + self.books
+            + self.book_snapshots
             + self.rejects
             + self.quality
     }
@@ -108,13 +111,14 @@ impl WriteStats {
     }
 
     /// `(table, rows)` pairs, for metrics and logs.
-    pub fn per_table(&self) -> [(&'static str, u64); 7] {
+    pub fn per_table(&self) -> [(&'static str, u64); 8] {
         [
             ("trades", self.trades),
             ("agg_trades", self.agg_trades),
             ("quotes", self.quotes),
             ("candles", self.candles),
-            ("book_updates", self.books),
+            ("book_deltas", self.books),
+            ("book_snapshots", self.book_snapshots),
             ("rejects", self.rejects),
             ("data_quality_events", self.quality),
         ]
@@ -128,6 +132,7 @@ impl AddAssign for WriteStats {
         self.quotes += o.quotes;
         self.candles += o.candles;
         self.books += o.books;
+        self.book_snapshots += o.book_snapshots;
         self.rejects += o.rejects;
         self.quality += o.quality;
         self.duplicates += o.duplicates;
@@ -146,8 +151,10 @@ pub struct WriterStats {
     pub candles: AtomicU64,
     /// Rows committed into `quotes`.
     pub quotes: AtomicU64,
-    /// Rows committed into `book_updates`.
+    /// Rows committed into `book_deltas`.
     pub books: AtomicU64,
+    /// Rows committed into `book_snapshots`.
+    pub book_snapshots: AtomicU64,
     /// Rows committed into `rejects`.
     pub rejects: AtomicU64,
     /// Rows committed into `data_quality`.
@@ -183,6 +190,7 @@ impl WriterStats {
             quotes: self.quotes.load(Ordering::Relaxed),
             candles: self.candles.load(Ordering::Relaxed),
             books: self.books.load(Ordering::Relaxed),
+            book_snapshots: self.book_snapshots.load(Ordering::Relaxed),
             rejects: self.rejects.load(Ordering::Relaxed),
             quality: self.quality.load(Ordering::Relaxed),
             duplicates: self.duplicates.load(Ordering::Relaxed),
@@ -196,6 +204,8 @@ impl WriterStats {
         self.quotes.fetch_add(s.quotes, Ordering::Relaxed);
         self.candles.fetch_add(s.candles, Ordering::Relaxed);
         self.books.fetch_add(s.books, Ordering::Relaxed);
+        self.book_snapshots
+            .fetch_add(s.book_snapshots, Ordering::Relaxed);
         self.rejects.fetch_add(s.rejects, Ordering::Relaxed);
         self.quality.fetch_add(s.quality, Ordering::Relaxed);
         self.duplicates.fetch_add(s.duplicates, Ordering::Relaxed);

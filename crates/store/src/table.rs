@@ -18,6 +18,8 @@ pub enum Table {
     Candles,
     /// Raw book snapshots and deltas.
     Books,
+    /// Periodic top-N snapshots of the recorder's book.
+    BookSnapshots,
     /// Reject rows.
     Rejects,
     /// Data-quality events (gaps, repairs, reconnects).
@@ -26,7 +28,7 @@ pub enum Table {
 
 impl Table {
     /// Every table, in write order (`index()` order).
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Trades,
         Table::AggTrades,
         Table::Quotes,
@@ -34,6 +36,7 @@ impl Table {
         Table::Books,
         Table::Rejects,
         Table::Quality,
+        Table::BookSnapshots,
     ];
 
     /// The table an event is stored in.
@@ -46,6 +49,7 @@ impl Table {
             Event::Quote(_) => Table::Quotes,
             Event::Candle(_) => Table::Candles,
             Event::Book(_) => Table::Books,
+            Event::BookTop(_) => Table::BookSnapshots,
             Event::Reject(_) => Table::Rejects,
             Event::Quality(_) => Table::Quality,
         }
@@ -66,6 +70,7 @@ impl Table {
             Table::Books => "book_updates",
             Table::Rejects => "rejects",
             Table::Quality => "data_quality_events",
+            Table::BookSnapshots => "book_snapshots",
         }
     }
 
@@ -79,6 +84,7 @@ impl Table {
             Table::Books => st.books += n,
             Table::Rejects => st.rejects += n,
             Table::Quality => st.quality += n,
+            Table::BookSnapshots => st.book_snapshots += n,
         }
     }
 }

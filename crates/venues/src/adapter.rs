@@ -136,6 +136,29 @@ pub trait VenueAdapter: Send + Sync {
     /// A cursor that fetches the trades of `gap` from the REST API at `rest_base`, if the venue
     /// can serve them.
     fn backfill(&self, gap: &TradeGap, rest_base: &str) -> Option<Box<dyn BackfillCursor>>;
+    /// The REST URL of a full book snapshot of `symbol` (unified), for venues whose stream sends
+    /// only deltas (Binance `/api/v3/depth`). `None`: the stream itself sends snapshots.
+    fn book_snapshot_url(&self, _symbol: &str, _rest_base: &str) -> Option<String> {
+        None
+    }
+    /// Parses the body fetched from [`VenueAdapter::book_snapshot_url`] into a
+    /// [`tickrec_model::BookKind::Snapshot`] update.
+    ///
+    /// # Errors
+    /// A description of what is wrong with the body.
+    fn parse_book_snapshot(
+        &self,
+        _symbol: &Arc<str>,
+        _body: &[u8],
+        _ts_recv_us: i64,
+    ) -> Result<tickrec_model::BookUpdate, String> {
+        Err("this venue has no REST book snapshots".into())
+    }
+    /// Messages that make the venue send a fresh snapshot of `symbol`'s (unified) book on the
+    /// open connection (typically unsubscribe + subscribe). Empty: the supervisor reconnects.
+    fn book_resync_messages(&self, _symbol: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Builds the adapter for `venue` and the markets of one connection.

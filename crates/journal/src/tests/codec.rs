@@ -119,6 +119,7 @@ fn one_of_each() -> Vec<Event> {
             checksum: Some(0xdead_beef),
             ts_exchange_us: Some(3),
             ts_recv_us: 4,
+            verified: false,
         }),
         Event::Book(BookUpdate {
             venue: Venue::Binance,
@@ -134,6 +135,7 @@ fn one_of_each() -> Vec<Event> {
             checksum: None,
             ts_exchange_us: None,
             ts_recv_us: -4,
+            verified: false,
         }),
         Event::Reject(Reject {
             venue: Venue::Binance,
@@ -432,6 +434,7 @@ fn book() -> impl Strategy<Value = Event> {
                     checksum,
                     ts_exchange_us,
                     ts_recv_us,
+                    verified: false,
                 })
             },
         )

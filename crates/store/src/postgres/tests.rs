@@ -580,6 +580,7 @@ fn every_event_kind_round_trips() {
         checksum: Some(u32::MAX),
         ts_exchange_us: None,
         ts_recv_us: T0 + 9,
+        verified: false,
     };
     let reject = Reject::new(
         Venue::Binance,

@@ -59,8 +59,8 @@ use crate::table::Table;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Event, Level, QualityEvent, Quote, Reject, Trade, TradeId,
-    TradeKind, MAX_REJECT_RAW_BYTES,
+    BookKind, BookTop, BookUpdate, Candle, Event, Level, QualityEvent, Quote, Reject, Trade,
+    TradeId, TradeKind, MAX_REJECT_RAW_BYTES,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::Receiver;
@@ -118,6 +118,9 @@ impl Table {
                  bids, asks, checksum"
             }
             Table::Rejects => "ts_ingest, venue, symbol, reason, detail, raw",
+            Table::BookSnapshots => {
+                "ts_ingest, ts_exchange, venue, symbol, last_update_id, bids, asks, verified, digest"
+            }
             Table::Quality => {
                 "ts_ingest, venue, symbol, kind, start_us, end_us, count, from_id, to_id, detail"
             }
@@ -134,6 +137,7 @@ impl Table {
             Table::Books => 11,
             Table::Rejects => 7,
             Table::Quality => 11,
+            Table::BookSnapshots => 10,
         }
     }
 
@@ -170,7 +174,11 @@ impl Table {
         let (table, stage, cols) = (self.name(), self.stage(), self.columns());
         let with = format!("WITH s AS (DELETE FROM {stage} RETURNING *)");
         match self {
-            Table::Trades | Table::AggTrades | Table::Quotes | Table::Quality => format!(
+            Table::Trades
+            | Table::AggTrades
+            | Table::Quotes
+            | Table::Quality
+            | Table::BookSnapshots => format!(
                 "{with} INSERT INTO {table} ({cols}) SELECT {cols} FROM s ORDER BY ord \
                  ON CONFLICT DO NOTHING"
             ),
@@ -375,6 +383,7 @@ impl CopyBuf {
             Event::Quote(q) => self.quote(q),
             Event::Candle(c) => self.candle(c),
             Event::Book(b) => self.book(b),
+            Event::BookTop(b) => self.book_top(b),
             Event::Reject(r) => self.reject(r),
             Event::Quality(q) => self.quality(q),
         };
@@ -495,6 +504,24 @@ impl CopyBuf {
         Ok(())
     }
 
+    fn book_top(&mut self, b: &BookTop) -> Result<(), Unrepresentable> {
+        let last = b
+            .last_update_id
+            .map(|u| to_i64("last_update_id", u))
+            .transpose()?;
+        self.ts(b.ts_recv_us);
+        self.opt_ts(b.ts_exchange_us);
+        self.text(b.venue.as_str())?;
+        self.text(&b.symbol)?;
+        self.opt_i64(last);
+        self.levels(&b.bids)?;
+        self.levels(&b.asks)?;
+        self.bool(b.verified);
+        // The digest's bits, as BIGINT.
+        self.i64(b.digest as i64);
+        Ok(())
+    }
+
     fn reject(&mut self, r: &Reject) -> Result<(), Unrepresentable> {
         self.ts(r.ts_recv_us);
         self.text(r.venue.as_str())?;
@@ -525,6 +552,7 @@ impl CopyBuf {
             Event::Quote(q) => (q.venue, Some(&*q.symbol)),
             Event::Candle(c) => (c.venue, Some(&*c.symbol)),
             Event::Book(b) => (b.venue, Some(&*b.symbol)),
+            Event::BookTop(b) => (b.venue, Some(&*b.symbol)),
             Event::Reject(r) => (r.venue, r.symbol.as_deref()),
             Event::Quality(q) => (q.venue, q.symbol.as_deref()),
         };

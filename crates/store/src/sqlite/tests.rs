@@ -582,6 +582,7 @@ fn agg_trades_and_book_updates() {
         checksum: Some(3_310_070_434),
         ts_exchange_us: None,
         ts_recv_us: 5,
+        verified: false,
     };
     let st = w
         .write_batch(&[

@@ -338,6 +338,7 @@ fn insert_poison<'c>(
         Event::Quote(q) => (q.venue, Some(&*q.symbol)),
         Event::Candle(c) => (c.venue, Some(&*c.symbol)),
         Event::Book(b) => (b.venue, Some(&*b.symbol)),
+        Event::BookTop(b) => (b.venue, Some(&*b.symbol)),
         Event::Reject(r) => (r.venue, r.symbol.as_deref()),
         Event::Quality(q) => (q.venue, q.symbol.as_deref()),
     };
@@ -482,6 +483,7 @@ impl BatchWriter for SqliteWriter {
                 Event::Quote(q) => insert_quote(conn, &mut s, q),
                 Event::Candle(c) => insert_candle(conn, &mut s, c),
                 Event::Book(b) => insert_book(conn, &mut s, scratch, b),
+                Event::BookTop(_) => Ok(0),
                 Event::Reject(r) => insert_reject(conn, &mut s, r),
                 Event::Quality(q) => insert_quality(conn, &mut s, q),
             };

@@ -247,6 +247,7 @@ fn depth_update(symbol: &Arc<str>, data: &str, ts_recv_us: i64) -> Result<Event,
         checksum: None,
         ts_exchange_us: Some(validate::timestamp_ms("E", m.event_time_ms)?),
         ts_recv_us,
+        verified: false,
     }))
 }
 
@@ -264,5 +265,6 @@ fn partial_depth(symbol: &Arc<str>, data: &str, ts_recv_us: i64) -> Result<Event
         checksum: None,
         ts_exchange_us: None,
         ts_recv_us,
+        verified: false,
     }))
 }

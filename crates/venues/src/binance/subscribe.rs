@@ -23,6 +23,13 @@ pub fn stream_name(symbol: &str, channel: Channel) -> Result<String, VenueError>
         Channel::Trades => "trade".to_string(),
         Channel::AggTrades => "aggTrade".to_string(),
         Channel::Bbo => "bookTicker".to_string(),
+        Channel::Book => {
+            return Err(VenueError::UnsupportedChannel {
+                venue: Venue::Binance,
+                channel,
+                supported: "trades, agg_trades, bbo, candles",
+            })
+        }
         Channel::Candles(secs) => match binance_interval(secs) {
             Some(i) => format!("kline_{i}"),
             None => {

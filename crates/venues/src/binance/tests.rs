@@ -59,6 +59,7 @@ fn every_captured_frame_parses_without_reject() {
             Event::Book(_) => books += 1,
             Event::Reject(r) => panic!("valid frame rejected: {r:?}"),
             Event::Quality(q) => panic!("a parser never emits data-quality events: {q:?}"),
+            Event::BookTop(t) => panic!("a parser never emits book tops: {t:?}"),
         }
     }
     assert_eq!((trades, quotes, candles, books), (2, 84, 2, 177));

@@ -278,6 +278,7 @@ fn book(
         checksum: None,
         ts_exchange_us: event_ts(env)?,
         ts_recv_us,
+        verified: false,
     }))
 }
 

@@ -58,7 +58,7 @@ pub fn topic(symbol: &str, channel: Channel) -> Result<String, VenueError> {
             Some(i) => format!("kline.{i}.{n}"),
             None => return Err(unsupported(channel)),
         },
-        Channel::AggTrades => return Err(unsupported(channel)),
+        Channel::AggTrades | Channel::Book => return Err(unsupported(channel)),
     })
 }
 

@@ -40,11 +40,13 @@ fn channel_name(channel: Channel) -> Result<&'static str, VenueError> {
         Channel::Trades => Ok("market_trades"),
         Channel::Bbo => Ok("ticker"),
         Channel::Candles(CANDLE_SECS) => Ok("candles"),
-        Channel::Candles(_) | Channel::AggTrades => Err(VenueError::UnsupportedChannel {
-            venue: Venue::Coinbase,
-            channel,
-            supported: "trades, bbo, candles_5m",
-        }),
+        Channel::Candles(_) | Channel::AggTrades | Channel::Book => {
+            Err(VenueError::UnsupportedChannel {
+                venue: Venue::Coinbase,
+                channel,
+                supported: "trades, bbo, candles_5m",
+            })
+        }
     }
 }
 

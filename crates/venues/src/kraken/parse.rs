@@ -248,6 +248,7 @@ impl Parser {
             ts_exchange_us,
             ts_recv_us,
             symbol,
+            verified: false,
         }))
     }
 }

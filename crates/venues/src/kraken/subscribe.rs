@@ -29,6 +29,7 @@ impl Request {
             Channel::Candles(secs) => json!({"channel": "ohlc", "interval": secs / 60}),
             Channel::Bbo => json!({"channel": "ticker", "event_trigger": "bbo"}),
             Channel::Trades | Channel::AggTrades => json!({"channel": "trade"}),
+            Channel::Book => json!({"channel": "book", "depth": 10}),
         };
         params["symbol"] = json!(symbols);
         // Docs disagree on the default, so always say it: the snapshot re-delivers recent trades
@@ -43,7 +44,7 @@ const OHLC_MINUTES: [u32; 9] = [1, 5, 15, 30, 60, 240, 1440, 10_080, 21_600];
 fn check_channel(channel: Channel) -> Result<(), VenueError> {
     let ok = match channel {
         Channel::Trades | Channel::Bbo => true,
-        Channel::AggTrades => false,
+        Channel::AggTrades | Channel::Book => false,
         Channel::Candles(secs) => secs % 60 == 0 && OHLC_MINUTES.contains(&(secs / 60)),
     };
     if ok {

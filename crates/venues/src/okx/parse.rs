@@ -305,6 +305,7 @@ fn book(
             .map(|c| c as u32),
         ts_exchange_us: Some(ms("ts", &m.ts)?),
         ts_recv_us,
+        verified: false,
     }))
 }
 

@@ -120,7 +120,7 @@ fn channel_arg(channel: Channel) -> Result<(Endpoint, String), VenueError> {
         Channel::Candles(secs) => bar(secs)
             .map(|b| (Endpoint::Business, format!("candle{b}")))
             .ok_or_else(unsupported),
-        Channel::AggTrades => Err(unsupported()),
+        Channel::AggTrades | Channel::Book => Err(unsupported()),
     }
 }
 

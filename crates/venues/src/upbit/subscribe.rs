@@ -56,7 +56,7 @@ pub fn types(markets: &[MarketSub]) -> Result<Vec<TypeRequest>, VenueError> {
                     Some(u) => (format!("candle.{u}"), code.clone()),
                     None => return Err(unsupported(c)),
                 },
-                Channel::AggTrades => return Err(unsupported(c)),
+                Channel::AggTrades | Channel::Book => return Err(unsupported(c)),
             };
             match out.iter_mut().find(|t| t.kind == kind) {
                 Some(t) if t.codes.contains(&code) => {}
