@@ -805,7 +805,39 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 5, "a new QualityKind needs a tag");
+        assert_eq!(n, 9, "a new QualityKind needs a tag");
+    }
+
+    #[test]
+    fn a_book_update_of_the_old_tag_reads_as_unverified() {
+        let b = BookUpdate {
+            venue: Venue::Okx,
+            symbol: Arc::from("BTC/USDT"),
+            kind: BookKind::Delta,
+            first_update_id: Some(7),
+            last_update_id: Some(8),
+            bids: Vec::new(),
+            asks: Vec::new(),
+            checksum: None,
+            ts_exchange_us: None,
+            ts_recv_us: 10,
+            verified: true,
+        };
+        let mut bytes = Vec::new();
+        encode(&Event::Book(b.clone()), &mut bytes);
+        assert_eq!(decode(&bytes).unwrap(), Event::Book(b.clone()));
+        // Tag 4 (before the flag existed): same fields, no trailing flag byte.
+        assert_eq!(bytes[1], TAG_BOOK_VERIFIED);
+        bytes[1] = TAG_BOOK;
+        bytes.pop();
+        let old = decode(&bytes).unwrap();
+        assert_eq!(
+            old,
+            Event::Book(BookUpdate {
+                verified: false,
+                ..b
+            })
+        );
     }
 
     #[test]

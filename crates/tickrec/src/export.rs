@@ -35,8 +35,10 @@ pub enum ExportTable {
     Quotes,
     /// Candles (open time; Parquet only).
     Candles,
-    /// Book snapshots and deltas (receive time; Parquet only).
-    BookUpdates,
+    /// The venues' book snapshots and deltas (receive time; Parquet only).
+    BookDeltas,
+    /// The recorder's periodic top-of-book snapshots (receive time; Parquet only).
+    BookSnapshots,
 }
 
 /// `tickrec export` arguments.
@@ -90,7 +92,8 @@ impl ExportTable {
             ExportTable::AggTrades => "agg_trades",
             ExportTable::Quotes => "quotes",
             ExportTable::Candles => "candles",
-            ExportTable::BookUpdates => "book_updates",
+            ExportTable::BookDeltas => "book_deltas",
+            ExportTable::BookSnapshots => "book_snapshots",
         }
     }
 
@@ -98,7 +101,9 @@ impl ExportTable {
         match self {
             ExportTable::Trades | ExportTable::AggTrades => "ts_exchange_us",
             ExportTable::Candles => "open_time_us",
-            ExportTable::Quotes | ExportTable::BookUpdates => "ts_recv_us",
+            ExportTable::Quotes | ExportTable::BookDeltas | ExportTable::BookSnapshots => {
+                "ts_recv_us"
+            }
         }
     }
 }
@@ -141,7 +146,8 @@ fn export_parquet(conn: &Connection, args: &ExportArgs, from: i64, to: i64) -> a
         ExportTable::AggTrades => Table::AggTrades,
         ExportTable::Quotes => Table::Quotes,
         ExportTable::Candles => Table::Candles,
-        ExportTable::BookUpdates => Table::Books,
+        ExportTable::BookDeltas => Table::Books,
+        ExportTable::BookSnapshots => Table::BookSnapshots,
     };
     let q = ExportQuery {
         table,

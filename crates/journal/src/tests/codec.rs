@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote, Reject,
-    RejectReason, Side, Trade, TradeId, TradeKind, Venue,
+    BookKind, BookTop, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote,
+    Reject, RejectReason, Side, Trade, TradeId, TradeKind, Venue,
 };
 
 use crate::codec::{self, decode, decode_batch, encode, encode_batch};
@@ -99,6 +99,23 @@ fn one_of_each() -> Vec<Event> {
             ts_exchange_us: 0,
             ts_recv_us: 0,
         }),
+        Event::BookTop(BookTop {
+            venue: Venue::Kraken,
+            symbol: sym("ETH/USD"),
+            last_update_id: None,
+            bids: vec![Level {
+                price: dec(100, 0),
+                qty: dec(10, 1),
+            }],
+            asks: vec![Level {
+                price: dec(101, 0),
+                qty: dec(-0, 3),
+            }],
+            verified: true,
+            digest: u64::MAX,
+            ts_exchange_us: Some(i64::MIN),
+            ts_recv_us: i64::MAX,
+        }),
         Event::Book(BookUpdate {
             venue: Venue::Kraken,
             symbol: sym("ETH/USD"),
@@ -135,7 +152,7 @@ fn one_of_each() -> Vec<Event> {
             checksum: None,
             ts_exchange_us: None,
             ts_recv_us: -4,
-            verified: false,
+            verified: true,
         }),
         Event::Reject(Reject {
             venue: Venue::Binance,

@@ -17,7 +17,7 @@ const EXPORT_BATCH_ROWS: usize = 65_536;
 /// What to export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportQuery {
-    /// Table (`trades`, `agg_trades`, `quotes`, `candles`, `book_updates`).
+    /// Table (`trades`, `agg_trades`, `quotes`, `candles`, `book_deltas`, `book_snapshots`).
     pub table: Table,
     /// Only this venue.
     pub venue: Option<String>,

@@ -102,7 +102,7 @@ pub struct TableSpec {
     /// The SQLite table.
     pub table: Table,
     /// The data-type level of the object key (`trades`, `agg_trades`, `quotes`, `candles`,
-    /// `book_updates`).
+    /// `book_deltas`, `book_snapshots`).
     pub data_type: &'static str,
     /// `ORDER BY` within one venue and symbol (time first, then the natural key).
     pub order_by: &'static str,
@@ -189,7 +189,7 @@ const CANDLES: TableSpec = TableSpec {
 
 const BOOKS: TableSpec = TableSpec {
     table: Table::Books,
-    data_type: "book_updates",
+    data_type: "book_deltas",
     order_by: "ts_recv_us, id",
     cols: &[
         col("id", ColKind::I64("id")),
@@ -201,6 +201,24 @@ const BOOKS: TableSpec = TableSpec {
         col("bids", ColKind::Text("bids")),
         col("asks", ColKind::Text("asks")),
         col("checksum", ColKind::OptI64("checksum")),
+        col("verified", ColKind::OptI64("verified")),
+        col("ts_exchange", ColKind::OptTs("ts_exchange_us")),
+        col("ts_recv", ColKind::Ts("ts_recv_us")),
+    ],
+};
+
+const BOOK_SNAPSHOTS: TableSpec = TableSpec {
+    table: Table::BookSnapshots,
+    data_type: "book_snapshots",
+    order_by: "ts_recv_us, venue, symbol",
+    cols: &[
+        col("venue", ColKind::Text("venue")),
+        col("symbol", ColKind::Text("symbol")),
+        col("last_update_id", ColKind::OptI64("last_update_id")),
+        col("bids", ColKind::Text("bids")),
+        col("asks", ColKind::Text("asks")),
+        col("verified", ColKind::Bool("verified")),
+        col("digest", ColKind::I64("digest")),
         col("ts_exchange", ColKind::OptTs("ts_exchange_us")),
         col("ts_recv", ColKind::Ts("ts_recv_us")),
     ],
@@ -208,7 +226,14 @@ const BOOKS: TableSpec = TableSpec {
 
 /// Every archived table. `rejects` and `data_quality_events` are small, are the recorder's own
 /// account of what went wrong, and stay in the local store (never archived, never pruned).
-pub const ARCHIVED: [&TableSpec; 5] = [&TRADES, &AGG_TRADES, &QUOTES, &CANDLES, &BOOKS];
+pub const ARCHIVED: [&TableSpec; 6] = [
+    &TRADES,
+    &AGG_TRADES,
+    &QUOTES,
+    &CANDLES,
+    &BOOKS,
+    &BOOK_SNAPSHOTS,
+];
 
 /// The spec of `table`, if it is archived.
 pub fn spec(table: Table) -> Option<&'static TableSpec> {

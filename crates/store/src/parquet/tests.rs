@@ -97,7 +97,7 @@ fn add_other_tables(c: &Connection, hour: i64) {
     )
     .unwrap();
     c.execute(
-        "INSERT INTO book_updates (venue, symbol, kind, first_update_id, last_update_id, bids, asks, \
+        "INSERT INTO book_deltas (venue, symbol, kind, first_update_id, last_update_id, bids, asks, \
          checksum, ts_exchange_us, ts_recv_us) \
          VALUES ('kraken', 'BTC/USD', 'snapshot', NULL, 5, '[[\"1.5\",\"2\"]]', '[]', 3735928559, NULL, ?1)",
         params![base + 7],

@@ -16,7 +16,7 @@
 //! # Tables (schema version 1)
 //! `trades`, `agg_trades` (key `(venue, symbol, id, ts_exchange)`), `quotes`
 //! (`(venue, symbol, seq, ts)`), `candles` (`(venue, symbol, interval_s, open_time)`, upserted),
-//! `book_updates`, `rejects`, `data_quality_events`; views `trades_view`, `agg_trades_view`,
+//! `book_deltas` (`(venue, symbol, ts_ingest, msg_hash)`), `book_snapshots`, `rejects`, `data_quality_events`; views `trades_view`, `agg_trades_view`,
 //! `quotes_view`, `candles_view` with exact `NUMERIC` prices. Prices and quantities are `BIGINT`
 //! mantissa + `SMALLINT` scale, times `TIMESTAMPTZ` (µs). See `schema.rs` for the reasons.
 

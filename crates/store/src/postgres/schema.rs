@@ -23,6 +23,12 @@
 //! (when the recorder noted it), and a unique key `(venue, COALESCE(symbol, ''), kind,
 //! start_us, ts_ingest)` so that a replay from the journal is ignored (`ON CONFLICT DO NOTHING`).
 //!
+//! # Version 3
+//!
+//! Order books (issue 6): `book_updates` is renamed `book_deltas` and gains `verified` and
+//! `msg_hash` (unique key `(venue, symbol, ts_ingest, msg_hash)`, replays ignored);
+//! `book_snapshots` (key `(venue, symbol, ts_ingest)`) holds the top of the recorder's book.
+//!
 //! # Query indexes (not a migration)
 //!
 //! The query crate (issue 8) reads windows through `trades_market_time` /
@@ -86,18 +92,19 @@ use tokio_postgres::Client;
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (highest `tickrec_schema_version.version`).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Advisory lock key held while migrating (`"tickrec"` in ASCII).
 const MIGRATE_LOCK: i64 = 0x0074_6963_6b72_6563;
 
 /// Time tables and their time column, turned into hypertables when TimescaleDB is there.
-pub(crate) const HYPERTABLES: [(&str, &str); 5] = [
+pub(crate) const HYPERTABLES: [(&str, &str); 6] = [
     ("trades", "ts_exchange"),
     ("agg_trades", "ts_exchange"),
     ("quotes", "ts"),
     ("candles", "open_time"),
-    ("book_updates", "ts_ingest"),
+    ("book_deltas", "ts_ingest"),
+    ("book_snapshots", "ts_ingest"),
 ];
 
 /// What [`migrate`] did.
@@ -329,6 +336,38 @@ COMMENT ON TABLE data_quality_events IS
     .to_string()
 }
 
+/// DDL of schema version 3: order books (issue 6). `book_updates` becomes `book_deltas` with a
+/// `verified` flag and a content hash that, with the market and the receive time, is its key (a
+/// journal replay is a duplicate); `book_snapshots` holds the top of the recorder's own book.
+fn v3() -> String {
+    r#"
+ALTER TABLE IF EXISTS book_updates RENAME TO book_deltas;
+ALTER INDEX IF EXISTS book_updates_symbol_time RENAME TO book_deltas_symbol_time;
+ALTER TABLE book_deltas
+    ADD COLUMN IF NOT EXISTS verified BOOLEAN,
+    ADD COLUMN IF NOT EXISTS msg_hash BIGINT;
+CREATE UNIQUE INDEX IF NOT EXISTS book_deltas_key
+    ON book_deltas (venue, symbol, ts_ingest, msg_hash);
+CREATE TABLE IF NOT EXISTS book_snapshots (
+    ts_ingest      TIMESTAMPTZ NOT NULL,
+    ts_exchange    TIMESTAMPTZ,
+    venue          TEXT        NOT NULL,
+    symbol         TEXT        NOT NULL CHECK (symbol <> ''),
+    last_update_id BIGINT,
+    bids           JSONB       NOT NULL,
+    asks           JSONB       NOT NULL,
+    verified       BOOLEAN     NOT NULL,
+    digest         BIGINT      NOT NULL,
+    CONSTRAINT book_snapshots_key UNIQUE (venue, symbol, ts_ingest)
+);
+COMMENT ON TABLE book_deltas IS
+    'Every venue book snapshot and delta, levels as [price, qty] exact strings; verified = applied to an in-sync, checksum-verified book';
+COMMENT ON TABLE book_snapshots IS
+    'Top levels of the recorder''s book every book_snapshot_ms, with a digest of the whole book';
+"#
+    .to_string()
+}
+
 /// DDL of the query indexes (query crate, issue 8): market/time indexes in the order window scans
 /// read — `(venue, symbol, ts_exchange, id, ref)` carrying price, quantity and side — so a window
 /// is one ordered index scan (index-only once vacuumed) instead of a table scan and a sort.
@@ -352,6 +391,7 @@ fn migration(to: i32) -> Option<String> {
     match to {
         1 => Some(v1()),
         2 => Some(v2()),
+        3 => Some(v3()),
         _ => None,
     }
 }

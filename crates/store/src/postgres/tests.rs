@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote, Reject,
-    RejectReason, Side, Trade, TradeId, TradeKind, Venue,
+    BookKind, BookTop, BookUpdate, Candle, Decimal, Event, Level, QualityEvent, QualityKind, Quote,
+    Reject, RejectReason, Side, Trade, TradeId, TradeKind, Venue,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
@@ -334,7 +334,8 @@ fn migrate_twice_is_idempotent_and_versioned() {
         "quotes",
         "candles",
         "rejects",
-        "book_updates",
+        "book_deltas",
+        "book_snapshots",
         "data_quality_events",
         "trades_view",
         "agg_trades_view",
@@ -600,7 +601,7 @@ fn every_event_kind_round_trips() {
         Event::Candle(candle("100.7", false, T0 + 20)),
         Event::Candle(candle("100.9", true, T0 + 60)),
         Event::Candle(candle("100.1", false, T0 + 15)),
-        Event::Book(book),
+        Event::Book(book.clone()),
         Event::Reject(reject),
         Event::Quality(QualityEvent {
             venue: Venue::Binance,
@@ -685,7 +686,7 @@ fn every_event_kind_round_trips() {
 
     let b = &db.rows(
         "SELECT kind, bids::text, asks::text, checksum, last_update_id, first_update_id \
-         FROM book_updates",
+         FROM book_deltas",
     )[0];
     assert_eq!(b.get::<_, String>(0), "snapshot");
     assert_eq!(b.get::<_, String>(1), r#"[["30000.10", "0.50000000"]]"#);
@@ -696,6 +697,31 @@ fn every_event_kind_round_trips() {
     assert_eq!(b.get::<_, Option<i64>>(3), Some(i64::from(u32::MAX)));
     assert_eq!(b.get::<_, Option<i64>>(4), Some(5));
     assert_eq!(b.get::<_, Option<i64>>(5), None);
+    // A replayed book message is a duplicate; the top of the recorder's book has its own table.
+    let top = BookTop {
+        venue: book.venue,
+        symbol: book.symbol.clone(),
+        last_update_id: Some(5),
+        bids: book.bids.clone(),
+        asks: book.asks.clone(),
+        verified: true,
+        digest: u64::MAX,
+        ts_exchange_us: None,
+        ts_recv_us: T0 + 99,
+    };
+    let s = write(
+        &mut w,
+        &[
+            Event::Book(book),
+            Event::BookTop(top.clone()),
+            Event::BookTop(top),
+        ],
+    );
+    assert_eq!((s.books, s.book_snapshots, s.duplicates), (0, 1, 2));
+    let t = &db.rows("SELECT bids::text, verified, digest FROM book_snapshots")[0];
+    assert_eq!(t.get::<_, String>(0), r#"[["30000.10", "0.50000000"]]"#);
+    assert!(t.get::<_, bool>(1));
+    assert_eq!(t.get::<_, i64>(2), -1);
 
     let j = &db.rows("SELECT venue, symbol, reason, detail, raw FROM rejects")[0];
     assert_eq!(j.get::<_, String>(0), "binance");
@@ -726,10 +752,10 @@ fn every_event_kind_round_trips() {
     assert_eq!(dq[1].get::<_, Option<String>>(1), None);
     assert_eq!(dq[1].get::<_, i64>(6), 10_000_000);
 
-    // Replaying everything adds nothing but the keyless rows (book update, reject).
+    // Replaying everything adds nothing but the keyless reject row.
     let s = write(&mut w, &events);
     assert_eq!((s.agg_trades, s.quotes, s.candles, s.quality), (0, 0, 0, 0));
-    assert_eq!((s.books, s.rejects), (1, 1));
+    assert_eq!((s.books, s.rejects), (0, 1));
 }
 
 #[test]

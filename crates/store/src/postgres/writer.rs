@@ -36,8 +36,8 @@
 //!   timeout `57014`, client-side timeout): the loop rolls back, backs off and replays the same
 //!   rows; [`BatchWriter::begin`] reconnects (and re-creates the staging tables) when the
 //!   connection is gone. `ON CONFLICT DO NOTHING` makes the replay exact even when a `COMMIT`
-//!   reached the server but its answer did not reach us (keyless `book_updates` and `rejects`
-//!   rows could then be stored twice).
+//!   reached the server but its answer did not reach us (keyless `rejects` rows could then
+//!   be stored twice).
 //! - Poison (`22xxx` data, `23xxx` constraint, e.g. a `CHECK` or a timestamp out of range): the
 //!   fast path uses no savepoints (a subtransaction per call would overflow PostgreSQL's
 //!   subtransaction cache in large transactions), so the writer marks itself *careful* and
@@ -115,7 +115,7 @@ impl Table {
             }
             Table::Books => {
                 "ts_ingest, ts_exchange, venue, symbol, kind, first_update_id, last_update_id, \
-                 bids, asks, checksum"
+                 bids, asks, checksum, verified, msg_hash"
             }
             Table::Rejects => "ts_ingest, venue, symbol, reason, detail, raw",
             Table::BookSnapshots => {
@@ -134,7 +134,7 @@ impl Table {
             Table::AggTrades => 14,
             Table::Quotes => 16,
             Table::Candles => 21,
-            Table::Books => 11,
+            Table::Books => 13,
             Table::Rejects => 7,
             Table::Quality => 11,
             Table::BookSnapshots => 10,
@@ -178,6 +178,7 @@ impl Table {
             | Table::AggTrades
             | Table::Quotes
             | Table::Quality
+            | Table::Books
             | Table::BookSnapshots => format!(
                 "{with} INSERT INTO {table} ({cols}) SELECT {cols} FROM s ORDER BY ord \
                  ON CONFLICT DO NOTHING"
@@ -216,9 +217,6 @@ impl Table {
                             AND excluded.ts_exchange >= candles.ts_exchange \
                             AND ROW({old}) IS DISTINCT FROM ROW({new}))"
                 )
-            }
-            Table::Books => {
-                format!("{with} INSERT INTO {table} ({cols}) SELECT {cols} FROM s ORDER BY ord")
             }
             // Keeps the id the staging row drew from rejects_id_seq (LIKE … INCLUDING DEFAULTS).
             Table::Rejects => format!(
@@ -501,6 +499,8 @@ impl CopyBuf {
         self.levels(&b.bids)?;
         self.levels(&b.asks)?;
         self.opt_i64(b.checksum.map(i64::from));
+        self.bool(b.verified);
+        self.i64(crate::table::book_msg_hash(b));
         Ok(())
     }
 

@@ -14,8 +14,10 @@
 //! - `quotes`: key `(venue, symbol, seq)`, `seq` = update id, else exchange time, else receive time.
 //! - `candles`: key `(venue, symbol, interval_s, open_time_us)`, upserted; `closed` never goes
 //!   back from 1 to 0.
-//! - `book_updates`: one row per snapshot/delta, levels as JSON arrays of exact strings (no
-//!   natural key yet).
+//! - `book_deltas`: one row per venue snapshot/delta, levels as JSON arrays of exact strings,
+//!   `verified` set by the feed's book tracker; key `(venue, symbol, ts_recv_us, msg_hash)`.
+//! - `book_snapshots`: the top of the recorder's book every `book_snapshot_ms`, key `(venue,
+//!   symbol, ts_recv_us)`.
 //! - `rejects`: everything that did not become a row, with its raw payload (≤ 4 KiB); rows
 //!   refused by a constraint here get reason `store_constraint`.
 //! - Views `trades_view`, `agg_trades_view`, `quotes_view`, `candles_view`: exact decimal text,

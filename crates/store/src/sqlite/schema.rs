@@ -26,6 +26,15 @@
 //! by receive time (`ts_recv_us`); the archiver adds `*_recv_ts` indexes when it first runs, so a
 //! recorder without an archive pays nothing for them.
 //!
+//! Version 5 (order books, issue 6) renames `book_updates` to `book_deltas` (one row per venue
+//! snapshot or delta, levels as JSON arrays of exact strings) and gives it `verified` (1: applied
+//! to an in-sync, checksum-verified book; 0: not; NULL: recorded before version 5) and
+//! `msg_hash` (a hash of the message's content; with `(venue, symbol, ts_recv_us)` it is the
+//! key that makes a journal replay a duplicate). It adds `book_snapshots`: the top levels of the
+//! recorder's own book every `book_snapshot_ms`, with its verified flag and a digest of the
+//! whole book (key `(venue, symbol, ts_recv_us)`), and `book_levels_view`, one row per level
+//! change of `book_deltas`.
+//!
 //! Prices and quantities are `INTEGER` mantissa + `INTEGER` scale (`"0.35280000"` → `35280000`,
 //! `8`): the venue's digits exactly. Timestamps are `INTEGER` µs since the epoch, UTC. The keyed
 //! tables are `STRICT, WITHOUT ROWID`; `trade_id`/`agg_id` are `ANY` (an integer for numeric ids,
@@ -44,7 +53,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::StoreError;
 
 /// The newest schema version this build knows (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// SQL for the exact decimal text of mantissa column `m` with scale column `s`
 /// (`35280000`, `8` → `'0.35280000'`; `-5`, `2` → `'-0.05'`; NULL if either is NULL).
@@ -322,6 +331,41 @@ CREATE TABLE IF NOT EXISTS retention_events (
     .to_string()
 }
 
+/// DDL of schema version 5: order books (issue 6).
+fn v5() -> String {
+    let levels = |side: &str, col: &str| {
+        format!(
+            "SELECT d.rowid AS delta_id, d.venue, d.symbol, d.kind, d.first_update_id,              d.last_update_id, '{side}' AS side, l.key AS position,              json_extract(l.value, '$[0]') AS price, json_extract(l.value, '$[1]') AS qty,              d.verified, d.ts_exchange_us, d.ts_recv_us              FROM book_deltas d, json_each(d.{col}) l"
+        )
+    };
+    format!(
+        r#"
+ALTER TABLE book_updates RENAME TO book_deltas;
+ALTER TABLE book_deltas ADD COLUMN verified INTEGER CHECK (verified = 0 OR verified = 1);
+ALTER TABLE book_deltas ADD COLUMN msg_hash INTEGER;
+DROP INDEX IF EXISTS book_updates_symbol_ts;
+CREATE UNIQUE INDEX IF NOT EXISTS book_deltas_key ON book_deltas (venue, symbol, ts_recv_us, msg_hash);
+
+CREATE TABLE IF NOT EXISTS book_snapshots (
+    venue          TEXT    NOT NULL,
+    symbol         TEXT    NOT NULL CHECK (length(symbol) > 0),
+    ts_recv_us     INTEGER NOT NULL,
+    ts_exchange_us INTEGER,
+    last_update_id INTEGER,
+    bids           TEXT    NOT NULL,
+    asks           TEXT    NOT NULL,
+    verified       INTEGER NOT NULL CHECK (verified = 0 OR verified = 1),
+    digest         INTEGER NOT NULL,
+    PRIMARY KEY (venue, symbol, ts_recv_us)
+) STRICT, WITHOUT ROWID;
+
+CREATE VIEW IF NOT EXISTS book_levels_view AS {bids} UNION ALL {asks};
+"#,
+        bids = levels("bid", "bids"),
+        asks = levels("ask", "asks"),
+    )
+}
+
 /// DDL that brings a database from version `to - 1` to version `to`.
 fn migration(to: i64) -> Option<String> {
     match to {
@@ -329,6 +373,7 @@ fn migration(to: i64) -> Option<String> {
         2 => Some(v2()),
         3 => Some(v3()),
         4 => Some(v4()),
+        5 => Some(v5()),
         _ => None,
     }
 }

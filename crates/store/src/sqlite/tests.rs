@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tickrec_model::{
-    now_us, BookKind, BookUpdate, Candle, Decimal, Event, Level, Quote, Reject, RejectReason, Side,
-    Trade, TradeId, TradeKind, Venue, MAX_REJECT_RAW_BYTES,
+    now_us, BookKind, BookTop, BookUpdate, Candle, Decimal, Event, Level, Quote, Reject,
+    RejectReason, Side, Trade, TradeId, TradeKind, Venue, MAX_REJECT_RAW_BYTES,
 };
 use tokio::sync::mpsc;
 
@@ -105,7 +105,8 @@ fn open_twice_is_idempotent_and_sets_pragmas() {
         "agg_trades",
         "quotes",
         "candles",
-        "book_updates",
+        "book_deltas",
+        "book_snapshots",
         "rejects",
         "data_quality_events",
     ] {
@@ -123,7 +124,7 @@ fn open_twice_is_idempotent_and_sets_pragmas() {
             &c,
             "SELECT count(*) FROM sqlite_schema WHERE type='view' AND name LIKE '%_view'"
         ),
-        5
+        6
     );
 }
 
@@ -550,7 +551,7 @@ fn constraint_failures_become_store_constraint_rejects() {
 }
 
 #[test]
-fn agg_trades_and_book_updates() {
+fn agg_trades_book_deltas_and_book_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = cfg_in(dir.path());
     let mut w = SqliteWriter::open(&cfg).unwrap();
@@ -582,7 +583,7 @@ fn agg_trades_and_book_updates() {
         checksum: Some(3_310_070_434),
         ts_exchange_us: None,
         ts_recv_us: 5,
-        verified: false,
+        verified: true,
     };
     let st = w
         .write_batch(&[
@@ -604,7 +605,7 @@ fn agg_trades_and_book_updates() {
     assert_eq!(agg_row, (26_129, "0.01633102".into(), 27_781, 27_781));
     let book_row: (String, Option<i64>, i64, String, String, i64) = conn
         .query_row(
-            "SELECT kind, first_update_id, last_update_id, bids, asks, checksum FROM book_updates",
+            "SELECT kind, first_update_id, last_update_id, bids, asks, checksum FROM book_deltas",
             [],
             |r| {
                 Ok((
@@ -627,6 +628,66 @@ fn agg_trades_and_book_updates() {
             r#"[["45283.5","0.10000000"]]"#.into(),
             r#"[["45285.2","0.00100000"],["45286.4","1.54582015"]]"#.into(),
             3_310_070_434
+        )
+    );
+    let verified: i64 = conn
+        .query_row("SELECT verified FROM book_deltas", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verified, 1);
+    // A replay from the journal is a duplicate; the same levels in another message are not.
+    let mut other = book.clone();
+    other.kind = BookKind::Delta;
+    let top = BookTop {
+        venue: Venue::Kraken,
+        symbol: Arc::from("BTC/USD"),
+        last_update_id: Some(9),
+        bids: book.bids.clone(),
+        asks: book.asks.clone(),
+        verified: true,
+        digest: u64::MAX - 1,
+        ts_exchange_us: None,
+        ts_recv_us: 6,
+    };
+    drop(conn);
+    let st = w
+        .write_batch(&[
+            Event::Book(book),
+            Event::Book(other),
+            Event::BookTop(top.clone()),
+            Event::BookTop(top),
+        ])
+        .unwrap();
+    assert_eq!((st.books, st.book_snapshots, st.duplicates), (1, 1, 2));
+    let conn = read(&cfg.path);
+    let levels: Vec<(String, i64, String, String)> = conn
+        .prepare("SELECT side, position, price, qty FROM book_levels_view ORDER BY delta_id, side DESC, position")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(levels.len(), 6);
+    assert_eq!(
+        levels[0],
+        ("bid".into(), 0, "45283.5".into(), "0.10000000".into())
+    );
+    assert_eq!(
+        levels[2],
+        ("ask".into(), 1, "45286.4".into(), "1.54582015".into())
+    );
+    let snap: (String, i64, i64) = conn
+        .query_row(
+            "SELECT asks, verified, digest FROM book_snapshots",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        snap,
+        (
+            r#"[["45285.2","0.00100000"],["45286.4","1.54582015"]]"#.into(),
+            1,
+            (u64::MAX - 1) as i64
         )
     );
 }

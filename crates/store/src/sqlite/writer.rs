@@ -13,8 +13,8 @@ use rusqlite::ffi::ErrorCode;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, CachedStatement, Connection, OpenFlags, ToSql};
 use tickrec_model::{
-    BookKind, BookUpdate, Candle, Event, Level, QualityEvent, Quote, Reject, Trade, TradeId,
-    TradeKind, MAX_REJECT_RAW_BYTES,
+    BookKind, BookTop, BookUpdate, Candle, Event, Level, QualityEvent, Quote, Reject, Trade,
+    TradeId, TradeKind, MAX_REJECT_RAW_BYTES,
 };
 use tokio::sync::mpsc::Receiver;
 
@@ -78,9 +78,15 @@ const UPSERT_CANDLE: &str = "INSERT INTO candles \
               excluded.volume_m, excluded.volume_scale, excluded.quote_volume_m, \
               excluded.quote_volume_scale, excluded.trades))";
 
-const INSERT_BOOK: &str = "INSERT INTO book_updates \
-    (venue, symbol, kind, first_update_id, last_update_id, bids, asks, checksum, ts_exchange_us, ts_recv_us) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const INSERT_BOOK: &str = "INSERT INTO book_deltas \
+    (venue, symbol, kind, first_update_id, last_update_id, bids, asks, checksum, ts_exchange_us, \
+     ts_recv_us, verified, msg_hash) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+    ON CONFLICT (venue, symbol, ts_recv_us, msg_hash) DO NOTHING";
+
+const INSERT_BOOK_TOP: &str = "INSERT INTO book_snapshots \
+    (venue, symbol, ts_recv_us, ts_exchange_us, last_update_id, bids, asks, verified, digest) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING";
 
 const INSERT_REJECT: &str = "INSERT INTO rejects \
     (venue, symbol, reason, detail, raw, ts_recv_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -89,12 +95,13 @@ const INSERT_QUALITY: &str = "INSERT INTO data_quality_events \
     (venue, symbol, kind, start_us, end_us, count, from_id, to_id, detail, ts_recv_us) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 
-const ALL_STATEMENTS: [(&str, &str); 7] = [
+const ALL_STATEMENTS: [(&str, &str); 8] = [
     ("trades", INSERT_TRADE),
     ("agg_trades", INSERT_AGG_TRADE),
     ("quotes", INSERT_QUOTE),
     ("candles", UPSERT_CANDLE),
-    ("book_updates", INSERT_BOOK),
+    ("book_deltas", INSERT_BOOK),
+    ("book_snapshots", INSERT_BOOK_TOP),
     ("rejects", INSERT_REJECT),
     ("data_quality_events", INSERT_QUALITY),
 ];
@@ -144,6 +151,7 @@ struct Stmts<'c> {
     quote: Option<CachedStatement<'c>>,
     candle: Option<CachedStatement<'c>>,
     book: Option<CachedStatement<'c>>,
+    book_top: Option<CachedStatement<'c>>,
     reject: Option<CachedStatement<'c>>,
     quality: Option<CachedStatement<'c>>,
 }
@@ -287,6 +295,30 @@ fn insert_book<'c>(
         b.checksum,
         b.ts_exchange_us,
         b.ts_recv_us,
+        b.verified,
+        crate::table::book_msg_hash(b),
+    ])
+}
+
+fn insert_book_top<'c>(
+    conn: &'c Connection,
+    s: &mut Stmts<'c>,
+    scratch: &mut (String, String),
+    b: &BookTop,
+) -> rusqlite::Result<usize> {
+    levels_json(&mut scratch.0, &b.bids);
+    levels_json(&mut scratch.1, &b.asks);
+    cached(&mut s.book_top, conn, INSERT_BOOK_TOP)?.execute(params![
+        b.venue.as_str(),
+        &*b.symbol,
+        b.ts_recv_us,
+        b.ts_exchange_us,
+        b.last_update_id.map(|u| U64Sql("last_update_id", u)),
+        scratch.0.as_str(),
+        scratch.1.as_str(),
+        b.verified,
+        // The digest's bits, as INTEGER.
+        b.digest as i64,
     ])
 }
 
@@ -483,7 +515,7 @@ impl BatchWriter for SqliteWriter {
                 Event::Quote(q) => insert_quote(conn, &mut s, q),
                 Event::Candle(c) => insert_candle(conn, &mut s, c),
                 Event::Book(b) => insert_book(conn, &mut s, scratch, b),
-                Event::BookTop(_) => Ok(0),
+                Event::BookTop(b) => insert_book_top(conn, &mut s, scratch, b),
                 Event::Reject(r) => insert_reject(conn, &mut s, r),
                 Event::Quality(q) => insert_quality(conn, &mut s, q),
             };
