@@ -8,15 +8,19 @@
 //!   Bybit/Coinbase numbers, OKX `prevSeqId` chains): apply, ignore, or gap → resync.
 //! - [`tracker`] — one market's book with its honesty accounting (checksums passed/failed, gaps,
 //!   resyncs, crossed books, verified share of time).
-//!
-//! Not wired into the recorder yet: the feed, storage (`book_deltas`, `book_snapshots`) and the
-//! simulator's book streams come next (see issue "Order books").
+//! - [`keeper`] — the books of one connection as the feed runs them: each venue's rules
+//!   ([`venue_rules`]), the `verified` flag of every message, data-quality events, resync needs,
+//!   periodic tops (`book_snapshots`), and [`rebuild`] from stored messages.
 
 pub mod book;
 pub mod checksum;
+pub mod keeper;
 pub mod sync;
 pub mod tracker;
 
 pub use book::{BookSide, OrderBook};
+pub use keeper::{
+    rebuild, venue_rules, BookKeeper, KeeperSettings, Need, Sequencing, VenueBookRules,
+};
 pub use sync::{BinanceSync, Consecutive, PrevSeqChain, SnapshotError, Step};
 pub use tracker::{BookStats, BookTracker, Checksum, Verdict};

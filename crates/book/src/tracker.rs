@@ -185,6 +185,14 @@ impl BookTracker {
         self.after_apply(checksum)
     }
 
+    /// The stream broke at `now_us` (disconnect, resubscribe): the book is dropped until the
+    /// next snapshot. Not counted as a gap; the unverified time is.
+    pub fn on_reset(&mut self, now_us: i64) {
+        self.account(now_us);
+        self.live = false;
+        self.book.clear();
+    }
+
     /// The venue's sequence rule found a hole at `now_us`: the book is dropped until the next
     /// snapshot.
     pub fn on_gap(&mut self, now_us: i64) {
