@@ -102,10 +102,12 @@ pub enum Need {
 
 #[derive(Debug)]
 enum Seq {
+    // `PrevSeq` names OKX's rule, not the enum.
     None,
     /// Payloads are the deltas to apply after the snapshot (`None` once live: nothing to keep).
     Binance(BinanceSync<Option<BookUpdate>>),
     Consecutive(Consecutive),
+    #[allow(clippy::enum_variant_names)]
     PrevSeq(PrevSeqChain),
 }
 
@@ -195,14 +197,6 @@ impl BookKeeper {
             m.unverified_since.get_or_insert(now_us);
             m.pending = false;
             m.crossed = false;
-        }
-    }
-
-    /// A resync asked for could not be started (e.g. the REST snapshot failed): ask again on
-    /// the next message.
-    pub fn on_need_failed(&mut self, symbol: &str) {
-        if let Some(m) = self.markets.get_mut(symbol) {
-            m.pending = false;
         }
     }
 
@@ -296,7 +290,7 @@ impl BookKeeper {
         let symbol = b.symbol.clone();
         let ids = (None, b.last_update_id);
         // (kind, window start, ids, count, detail) of the data-quality event, if any.
-        let mut note: Option<(QualityKind, i64, (Option<u64>, Option<u64>), u64, String)> = None;
+        let mut note: Option<Note> = None;
         let mut crossed_note = None;
         match outcome {
             Outcome::Applied => {
@@ -426,6 +420,9 @@ impl BookKeeper {
         }
     }
 }
+
+/// (kind, window start, ids, count, detail) of a data-quality event.
+type Note = (QualityKind, i64, (Option<u64>, Option<u64>), u64, String);
 
 fn need(rules: VenueBookRules, symbol: Arc<str>, reason: String) -> Need {
     match rules.sequencing {

@@ -5,6 +5,8 @@
 //! # Layout
 //! - [`supervisor`] — one task per connection: connect → subscribe → read loop → reconnect.
 //! - [`backfill`] — REST gap repair over HTTP with rate-limit handling.
+//! - [`books`] — order books on a connection: the keeper, REST snapshots, resubscriptions,
+//!   per-market honesty metrics.
 //! - [`continuity`] — trade-id gap / duplicate detection per market.
 //! - [`quality`] — data-quality events (gaps, repairs, reconnects, stale sockets) for the sinks.
 //! - [`streams`] — live per-connection and per-stream state for `/health`, `/metrics`, the status page.
@@ -14,6 +16,7 @@
 
 pub mod backfill;
 pub mod backoff;
+pub mod books;
 pub mod continuity;
 pub mod quality;
 pub mod streams;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use tickrec_book::KeeperSettings;
 use tickrec_model::{now_us, Event};
 use tickrec_venues::{
     ClientPing, Frame, FrameKind, HeartbeatRules, SubRejection, TradeGap, VenueAdapter,
@@ -18,6 +19,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::backfill::{http_client, run_backfill, BackfillConfig};
 use crate::backoff::{Backoff, BackoffConfig};
+use crate::books::{BookAction, BookFeed, SnapshotReply};
 use crate::continuity::{Continuity, ContinuityTracker};
 use crate::quality;
 use crate::streams::{ConnState, ConnectionState};
@@ -50,6 +52,8 @@ pub struct ConnectionConfig {
     pub backpressure: Option<Arc<AtomicBool>>,
     /// Live state for `/health`, `/metrics` and the status page (see [`crate::streams`]).
     pub state: Option<Arc<ConnectionState>>,
+    /// Order-book tops and buffering (see [`tickrec_book::keeper`]).
+    pub books: KeeperSettings,
 }
 
 impl ConnectionConfig {
@@ -67,6 +71,7 @@ impl ConnectionConfig {
             resume_from: Vec::new(),
             backpressure: None,
             state: None,
+            books: KeeperSettings::default(),
         }
     }
 }
@@ -130,6 +135,13 @@ pub async fn run_connection(
         .clone()
         .unwrap_or_else(|| adapter.default_rest_url().to_string());
     let adapter: Arc<dyn VenueAdapter> = Arc::from(adapter);
+    let mut books = BookFeed::new(
+        venue,
+        &cfg.name,
+        cfg.books,
+        http_client(&cfg.backfill).ok(),
+        rest_base.clone(),
+    );
     let worker = tokio::spawn(backfill_worker(
         adapter.clone(),
         rest_base,
@@ -178,8 +190,10 @@ pub async fn run_connection(
                     &mut report,
                     &mut tracker,
                     &gaps_tx,
+                    &mut books,
                 )
                 .await;
+                books.on_disconnect();
                 metrics.connected.set(0.0);
                 set_state(&cfg, ConnState::Down);
                 end
@@ -210,6 +224,11 @@ pub async fn run_connection(
                 }
             }
         }
+    }
+    let tops = books.final_tops();
+    if !tops.is_empty() {
+        // The channel may be gone already (sink stopped): then there is nowhere to write them.
+        let _ = tx.send(tops).await;
     }
     if let Some((since, reason, attempts)) = outage.take() {
         let why = format!("{reason}; still down at shutdown");
@@ -400,6 +419,23 @@ impl RejectBreaker {
     }
 }
 
+/// Sends resubscriptions; a reconnect ends the session.
+async fn run_book_actions(ws: &mut Ws, actions: Vec<BookAction>) -> Option<SessionEnd> {
+    for a in actions {
+        match a {
+            BookAction::Send(text) => {
+                if let Err(e) = ws.send(Message::Text(text.into())).await {
+                    return Some(SessionEnd::Reconnect(format!(
+                        "book resubscribe send failed: {e}"
+                    )));
+                }
+            }
+            BookAction::Reconnect(reason) => return Some(SessionEnd::Reconnect(reason)),
+        }
+    }
+    None
+}
+
 struct Retry {
     due: Instant,
     rejection: SubRejection,
@@ -417,7 +453,10 @@ async fn session(
     report: &mut ConnectionReport,
     tracker: &mut ContinuityTracker,
     gaps: &mpsc::UnboundedSender<TradeGap>,
+    books: &mut BookFeed,
 ) -> SessionEnd {
+    // REST book snapshots asked for by this session come back here.
+    let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<SnapshotReply>();
     let venue = adapter.venue();
     adapter.on_connect();
     tracker.on_reconnect();
@@ -478,6 +517,7 @@ async fn session(
                 metrics.frames.increment(1);
                 let was_rejected = matches!(kind, FrameKind::Rejected);
                 let mut sequence_gap = None;
+                let mut book_actions = Vec::new();
                 match kind {
                     FrameKind::Data | FrameKind::Heartbeat | FrameKind::Status => {}
                     FrameKind::Pong => awaiting_pong = None,
@@ -568,6 +608,11 @@ async fn session(
                             }
                         }
                     }
+                    // Books: verified flags, book data-quality events and tops ride in `notes`.
+                    let before = buf.len();
+                    let actions = books.on_batch(adapter, &mut buf, ts, &snap_tx);
+                    notes.extend(buf.drain(before..));
+                    book_actions = actions;
                     let rejects = buf.iter().filter(|e| matches!(e, Event::Reject(_))).count() as u64;
                     if rejects > 0 {
                         report.rejects += rejects;
@@ -593,11 +638,23 @@ async fn session(
                 if let Some(reason) = sequence_gap {
                     return SessionEnd::Reconnect(reason);
                 }
+                if let Some(end) = run_book_actions(&mut ws, book_actions).await {
+                    return end;
+                }
                 if trip {
                     // Mostly garbage: a broken proxy, a protocol change or a corrupted stream.
                     // What was parsed is kept; start over with a fresh connection.
                     warn!(connection = %cfg.name, %venue, window = BREAKER_WINDOW, "over half of recent frames rejected; reconnecting");
                     return SessionEnd::Reconnect("parse-error circuit breaker".into());
+                }
+            }
+            Some(reply) = snap_rx.recv() => {
+                let (events, actions) = books.on_snapshot(adapter, reply, &snap_tx);
+                if !events.is_empty() && tx.send(events).await.is_err() {
+                    return SessionEnd::SinkClosed;
+                }
+                if let Some(end) = run_book_actions(&mut ws, actions).await {
+                    return end;
                 }
             }
             _ = watchdog.tick() => {

@@ -235,6 +235,7 @@ impl Recorder {
             resume_from: Vec::new(),
             backpressure: None,
             state: None,
+            books: Default::default(),
         };
         let (tx, rx) = mpsc::channel(1024);
         let (stop, stop_rx) = watch::channel(false);

@@ -115,6 +115,11 @@ pub async fn record(
             conn.heartbeat = Some(rules);
         }
         conn.backpressure = Some(backpressure.clone());
+        let book = m.book.unwrap_or_default();
+        conn.books.top_levels = book.levels;
+        conn.books.top_interval_us = i64::try_from(book.snapshot_ms)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
         let stream_keys: Vec<(Arc<str>, Channel)> = m
             .symbols
             .iter()

@@ -310,6 +310,7 @@ async fn e2e_once(
         ws_url: Some(url),
         rest_url: None,
         message_timeout_ms: None,
+        book: None,
     };
     let cfg = Config {
         sqlite: SqliteConfig {

@@ -155,6 +155,28 @@ pub struct MarketConfig {
     /// every second). Lower it for liquid markets to notice silence sooner.
     #[serde(default)]
     pub message_timeout_ms: Option<u64>,
+    /// Order-book settings for the `book` channel (`book = { levels = 20, snapshot_ms = 1000 }`).
+    #[serde(default)]
+    pub book: Option<BookConfig>,
+}
+
+/// `book = { … }` of a market: how the recorder snapshots the books it keeps.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookConfig {
+    /// Levels per side written to `book_snapshots` (default 20; 0: no snapshots, deltas only).
+    pub levels: usize,
+    /// A market's book is snapshotted at most this often, in milliseconds (default 1000).
+    pub snapshot_ms: u64,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        BookConfig {
+            levels: 20,
+            snapshot_ms: 1000,
+        }
+    }
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -230,6 +252,7 @@ impl Config {
             ws_url: None,
             rest_url: None,
             message_timeout_ms: None,
+            book: None,
         };
         Config {
             sqlite: SqliteConfig::default(),
@@ -316,6 +339,7 @@ impl FileConfig {
                 ws_url: ex.ws_url,
                 rest_url: None,
                 message_timeout_ms: None,
+                book: None,
             });
         }
         if markets.is_empty() {
@@ -347,6 +371,13 @@ impl FileConfig {
                 if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                     return Err(ConfigError::Invalid(format!(
                         "markets[{i}].ws_url `{url}` must start with ws:// or wss://"
+                    )));
+                }
+            }
+            if let Some(b) = &m.book {
+                if b.levels > 1000 || !(10..=3_600_000).contains(&b.snapshot_ms) {
+                    return Err(ConfigError::Invalid(format!(
+                        "markets[{i}].book: levels must be at most 1000 and snapshot_ms between 10 and 3600000"
                     )));
                 }
             }

@@ -43,6 +43,7 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
         ws_url: Some(ws),
         rest_url: Some(rest),
         message_timeout_ms: None,
+        book: None,
     };
     Config {
         sqlite: SqliteConfig {

@@ -263,6 +263,7 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
         ws_url: Some(ws),
         rest_url: Some(rest),
         message_timeout_ms: None,
+        book: None,
     };
     let cfg = Config {
         sqlite: SqliteConfig {

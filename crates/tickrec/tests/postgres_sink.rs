@@ -43,6 +43,7 @@ async fn sqlite_and_postgres_each_receive_the_whole_tape_across_a_server_restart
         ws_url: Some(ws),
         rest_url: Some(rest),
         message_timeout_ms: None,
+        book: None,
     };
     let cfg = Config {
         sqlite: SqliteConfig {

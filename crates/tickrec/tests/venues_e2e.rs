@@ -75,6 +75,7 @@ async fn okx_disconnect_is_backfilled_from_history_trades() {
             ws_url: Some(sim.okx_ws_url()),
             rest_url: Some(sim.okx_rest_url()),
             message_timeout_ms: None,
+            book: None,
         },
     ))
     .await;
@@ -147,6 +148,7 @@ async fn upbit_disconnect_window_is_backfilled_from_trade_ticks() {
             ws_url: Some(sim.upbit_ws_url()),
             rest_url: Some(sim.upbit_rest_url()),
             message_timeout_ms: None,
+            book: None,
         },
     ))
     .await;
@@ -225,6 +227,7 @@ fn bybit_market(sim: &SimHandle) -> MarketConfig {
         ws_url: Some(sim.bybit_ws_url()),
         rest_url: Some(sim.bybit_rest_url()),
         message_timeout_ms: None,
+        book: None,
     }
 }
 
@@ -335,6 +338,7 @@ async fn coinbase_disconnect_is_backfilled_from_ticker_trades() {
             ws_url: Some(sim.coinbase_ws_url()),
             rest_url: Some(sim.coinbase_rest_url()),
             message_timeout_ms: None,
+            book: None,
         },
     ))
     .await;
@@ -412,6 +416,7 @@ async fn four_venues_record_trades_and_best_bid_offer_together() {
             ws_url: Some(ws),
             rest_url: Some(rest),
             message_timeout_ms: None,
+            book: None,
         };
     let both = || vec![Channel::Trades, Channel::Bbo];
     let mut cfg = config(
