@@ -35,12 +35,14 @@ pub fn run(cfg: &Config, args: &GapsArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening {}", cfg.sqlite.path.display()))?;
     let report = tickrec_store::coverage(&conn, args.max_holes)?;
     let quality = tickrec_store::quality_summary(&conn)?;
+    let books = tickrec_store::book_coverage(&conn)?;
     match args.format {
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "markets": report,
                 "data_quality": quality,
+                "books": books,
             }))?
         ),
         Format::Table => {
@@ -74,6 +76,29 @@ pub fn run(cfg: &Config, args: &GapsArgs) -> anyhow::Result<()> {
             }
             if report.is_empty() {
                 println!("(no trades stored yet)");
+            }
+            if !books.is_empty() {
+                println!();
+                println!(
+                    "order books (verified: applied in sequence to a checksum-verified book):"
+                );
+                println!(
+                    "{:<8} {:<12} {:>10} {:>10} {:>8} {:>10}  span (UTC)",
+                    "venue", "symbol", "messages", "verified", "%", "snapshots"
+                );
+                for b in &books {
+                    println!(
+                        "{:<8} {:<12} {:>10} {:>10} {:>8.2} {:>10}  {} → {}",
+                        b.venue,
+                        b.symbol,
+                        b.messages,
+                        b.verified,
+                        100.0 * b.verified as f64 / b.messages.max(1) as f64,
+                        b.snapshots,
+                        format_rfc3339_us(b.first_us),
+                        format_rfc3339_us(b.last_us)
+                    );
+                }
             }
             if !quality.is_empty() {
                 println!();

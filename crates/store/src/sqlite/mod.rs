@@ -36,7 +36,9 @@ mod writer;
 mod tests;
 
 pub use config::{SqliteConfig, Synchronous};
-pub use report::{coverage, quality_summary, IdHole, MarketCoverage, QualitySummary};
+pub use report::{
+    book_coverage, coverage, quality_summary, BookCoverage, IdHole, MarketCoverage, QualitySummary,
+};
 pub use resume::{last_trades, LastTrade};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{open_read_only, spawn_sqlite_writer, SqliteWriter, STORE_CONSTRAINT_REASON};

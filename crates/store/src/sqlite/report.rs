@@ -148,6 +148,49 @@ pub fn quality_summary(conn: &Connection) -> Result<Vec<QualitySummary>, StoreEr
     Ok(rows)
 }
 
+/// What was stored of one market's book: messages, how many were verified, snapshots taken.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BookCoverage {
+    /// Venue.
+    pub venue: String,
+    /// Unified symbol.
+    pub symbol: String,
+    /// Book messages stored (`book_deltas`).
+    pub messages: u64,
+    /// Of which applied to an in-sync, checksum-verified book.
+    pub verified: u64,
+    /// Snapshots of the recorder's book (`book_snapshots`).
+    pub snapshots: u64,
+    /// First receive time, µs.
+    pub first_us: i64,
+    /// Last receive time, µs.
+    pub last_us: i64,
+}
+
+/// Per-market book coverage from `book_deltas` and `book_snapshots`.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be queried.
+pub fn book_coverage(conn: &Connection) -> Result<Vec<BookCoverage>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT d.venue, d.symbol, d.n, d.v, coalesce(s.n, 0), d.first_us, d.last_us FROM          (SELECT venue, symbol, count(*) AS n, coalesce(sum(verified), 0) AS v,                  min(ts_recv_us) AS first_us, max(ts_recv_us) AS last_us           FROM book_deltas GROUP BY venue, symbol) d          LEFT JOIN (SELECT venue, symbol, count(*) AS n FROM book_snapshots GROUP BY venue, symbol) s          ON s.venue = d.venue AND s.symbol = d.symbol ORDER BY d.venue, d.symbol",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(BookCoverage {
+                venue: r.get(0)?,
+                symbol: r.get(1)?,
+                messages: r.get::<_, i64>(2)?.max(0) as u64,
+                verified: r.get::<_, i64>(3)?.max(0) as u64,
+                snapshots: r.get::<_, i64>(4)?.max(0) as u64,
+                first_us: r.get(5)?,
+                last_us: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
