@@ -23,8 +23,28 @@ pub enum BookSide {
 /// An order book.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderBook {
-    bids: BTreeMap<Decimal, Level>,
-    asks: BTreeMap<Decimal, Level>,
+    bids: BTreeMap<PriceKey, Level>,
+    asks: BTreeMap<PriceKey, Level>,
+}
+
+/// A price's value in units of 10⁻¹⁸: `45281.0` and `45281` are one key, and comparing two keys
+/// is one `i128` comparison instead of a scale-aware decimal comparison (measured: the book's hot
+/// path). Every `Decimal` fits: |mantissa| < 2⁶³ and scale ≤ 18, so |key| < 2⁶³·10¹⁸ < 2¹²⁷.
+type PriceKey = i128;
+
+const POW10: [i128; 19] = {
+    let mut t = [1i128; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+fn key(p: Decimal) -> PriceKey {
+    let scale = usize::from(p.scale()).min(18);
+    i128::from(p.mantissa()) * POW10[18 - scale]
 }
 
 impl OrderBook {
@@ -39,7 +59,7 @@ impl OrderBook {
         self.asks.clear();
     }
 
-    fn side_mut(&mut self, side: BookSide) -> &mut BTreeMap<Decimal, Level> {
+    fn side_mut(&mut self, side: BookSide) -> &mut BTreeMap<PriceKey, Level> {
         match side {
             BookSide::Bid => &mut self.bids,
             BookSide::Ask => &mut self.asks,
@@ -56,9 +76,9 @@ impl OrderBook {
     pub fn apply(&mut self, side: BookSide, level: Level) {
         let book = self.side_mut(side);
         if level.qty.mantissa() == 0 {
-            book.remove(&level.price);
+            book.remove(&key(level.price));
         } else {
-            book.insert(level.price, level);
+            book.insert(key(level.price), level);
         }
     }
 

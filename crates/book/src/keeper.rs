@@ -111,6 +111,23 @@ enum Seq {
     PrevSeq(PrevSeqChain),
 }
 
+impl MarketBook {
+    fn new(rules: VenueBookRules, settings: KeeperSettings, now_us: i64) -> Self {
+        MarketBook {
+            tracker: BookTracker::new(rules.checksum, rules.depth),
+            seq: Seq::new(rules.sequencing, settings.max_buffered),
+            unverified_since: Some(now_us),
+            synced_once: false,
+            pending: false,
+            crossed: false,
+            dirty: false,
+            last_top_us: None,
+            last_update_id: None,
+            last_exchange_us: None,
+        }
+    }
+}
+
 impl Seq {
     fn new(s: Sequencing, max_buffered: usize) -> Seq {
         match s {
@@ -267,27 +284,20 @@ impl BookKeeper {
         needs: &mut Vec<Need>,
     ) {
         let (rules, settings) = (self.rules, self.settings);
-        let m = self
-            .markets
-            .entry(b.symbol.clone())
-            .or_insert_with(|| MarketBook {
-                tracker: BookTracker::new(rules.checksum, rules.depth),
-                seq: Seq::new(rules.sequencing, settings.max_buffered),
-                unverified_since: Some(now_us),
-                synced_once: false,
-                pending: false,
-                crossed: false,
-                dirty: false,
-                last_top_us: None,
-                last_update_id: None,
-                last_exchange_us: None,
-            });
+        // Look up by `&str` first: no `Arc` clone on the hot path.
+        if !self.markets.contains_key(&*b.symbol) {
+            self.markets
+                .insert(b.symbol.clone(), MarketBook::new(rules, settings, now_us));
+        }
+        let Some(m) = self.markets.get_mut(&*b.symbol) else {
+            return;
+        };
         let outcome = match b.kind {
             BookKind::Snapshot => snapshot(m, b, now_us),
             BookKind::Delta => delta(m, b, now_us),
         };
         b.verified = matches!(outcome, Outcome::Applied);
-        let symbol = b.symbol.clone();
+        let symbol = &b.symbol;
         let ids = (None, b.last_update_id);
         // (kind, window start, ids, count, detail) of the data-quality event, if any.
         let mut note: Option<Note> = None;
@@ -370,11 +380,11 @@ impl BookKeeper {
             }
         }
         if let Some((kind, since, ids, count, detail)) = note {
-            extra.push(self.quality(&symbol, kind, (since, now_us), ids, count, detail, now_us));
+            extra.push(self.quality(symbol, kind, (since, now_us), ids, count, detail, now_us));
         }
         if let Some(detail) = crossed_note {
             extra.push(self.quality(
-                &symbol,
+                symbol,
                 QualityKind::BookCrossed,
                 (now_us, now_us),
                 ids,
