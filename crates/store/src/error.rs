@@ -66,6 +66,16 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// A stored row this build cannot read back exactly.
+    #[error("{table} row {id}: cannot read {detail}")]
+    BadRow {
+        /// The table.
+        table: &'static str,
+        /// The row's id.
+        id: i64,
+        /// What is wrong.
+        detail: String,
+    },
     /// The writer thread could not be started or panicked.
     #[error("writer thread: {0}")]
     Thread(String),
@@ -119,6 +129,7 @@ impl StoreError {
             StoreError::CreateDir { .. }
             | StoreError::SchemaTooNew { .. }
             | StoreError::Schema { .. }
+            | StoreError::BadRow { .. }
             | StoreError::Thread(_) => ErrorClass::Fatal,
             #[cfg(feature = "postgres")]
             StoreError::Postgres(e) | StoreError::PostgresConnect { source: e, .. } => {

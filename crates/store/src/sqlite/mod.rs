@@ -26,6 +26,7 @@
 //! Prices and quantities are stored as an `INTEGER` mantissa plus an `INTEGER` scale, timestamps
 //! as `INTEGER` µs since the epoch (UTC).
 
+mod books;
 mod config;
 mod report;
 mod resume;
@@ -35,6 +36,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use books::{parse_levels, read_book_deltas};
 pub use config::{SqliteConfig, Synchronous};
 pub use report::{
     book_coverage, coverage, quality_summary, BookCoverage, IdHole, MarketCoverage, QualitySummary,
