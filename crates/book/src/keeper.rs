@@ -543,13 +543,9 @@ fn delta(m: &mut MarketBook, b: &BookUpdate, now_us: i64) -> Outcome {
     }
 }
 
-/// Replays stored book messages (in stored order) through `venue`'s rules and returns each
-/// market's final book digest (`None`: the book was not live at the end). The stored stream of a
-/// connection holds exactly what the keeper saw, so this equals the recorder's digests.
-pub fn rebuild(
-    venue: Venue,
-    updates: impl IntoIterator<Item = BookUpdate>,
-) -> HashMap<Arc<str>, Option<u64>> {
+/// Replays stored book messages (in stored order) through `venue`'s rules: the keeper ends
+/// where the recorder's did (same books, same verified state).
+pub fn replay(venue: Venue, updates: impl IntoIterator<Item = BookUpdate>) -> BookKeeper {
     let mut k = BookKeeper::new(
         venue,
         KeeperSettings {
@@ -562,12 +558,16 @@ pub fn rebuild(
         let mut batch = vec![Event::Book(u)];
         k.process(&mut batch, now);
     }
-    let symbols: Vec<Arc<str>> = k.markets.keys().cloned().collect();
-    symbols
-        .into_iter()
-        .map(|s| {
-            let d = k.digest(&s);
-            (s, d)
-        })
-        .collect()
+    k
+}
+
+/// [`replay`], then each market's final book digest (`None`: the book was not live at the end).
+/// The stored stream of a connection holds exactly what the keeper saw, so this equals the
+/// recorder's digests.
+pub fn rebuild(
+    venue: Venue,
+    updates: impl IntoIterator<Item = BookUpdate>,
+) -> HashMap<Arc<str>, Option<u64>> {
+    let k = replay(venue, updates);
+    k.markets.keys().map(|s| (s.clone(), k.digest(s))).collect()
 }

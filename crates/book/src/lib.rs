@@ -20,7 +20,7 @@ pub mod tracker;
 
 pub use book::{BookSide, OrderBook};
 pub use keeper::{
-    rebuild, venue_rules, BookKeeper, KeeperSettings, Need, Sequencing, VenueBookRules,
+    rebuild, replay, venue_rules, BookKeeper, KeeperSettings, Need, Sequencing, VenueBookRules,
 };
 pub use sync::{BinanceSync, Consecutive, PrevSeqChain, SnapshotError, Step};
 pub use tracker::{BookStats, BookTracker, Checksum, Verdict};

@@ -58,7 +58,7 @@ pub use postgres::{
     SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION,
 };
 pub use sqlite::{
-    book_coverage, coverage, last_trades, open_read_only, quality_summary, read_book_deltas,
-    spawn_sqlite_writer, BookCoverage, IdHole, LastTrade, MarketCoverage, QualitySummary,
-    SqliteConfig, SqliteWriter, Synchronous, SCHEMA_VERSION,
+    book_coverage, coverage, last_trades, open_read_only, quality_summary, read_book_at,
+    read_book_deltas, spawn_sqlite_writer, BookCoverage, IdHole, LastTrade, MarketCoverage,
+    QualitySummary, SqliteConfig, SqliteWriter, Synchronous, SCHEMA_VERSION,
 };

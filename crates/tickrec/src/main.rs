@@ -1,6 +1,8 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
-use tickrec::{app, archive_cli, bench, config, export, gaps, http, mcp, query_cli, simulate};
+use tickrec::{
+    app, archive_cli, bench, book_cli, config, export, gaps, http, mcp, query_cli, simulate,
+};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +50,8 @@ enum Command {
     Migrate,
     /// Report what the stored trade tape is missing, per market (id holes and their times).
     Gaps(gaps::GapsArgs),
+    /// A market's order book as it was at a time, rebuilt from the stored book messages.
+    Book(book_cli::BookArgs),
     /// Ask the stored tape: trades, candles, volume profile, liquidity vacuums, features.
     Query(query_cli::QueryArgs),
     /// Serve the query tools to AI assistants over MCP (JSON-RPC on stdin/stdout).
@@ -195,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Gaps(args) => gaps::run(&load_config(cli.config.as_ref())?, &args),
+        Command::Book(args) => book_cli::run(&load_config(cli.config.as_ref())?, &args),
         Command::Query(args) => query_cli::run(&load_config(cli.config.as_ref())?, &args),
         Command::Mcp(args) => mcp::run(&load_config(cli.config.as_ref())?, &args),
         Command::Archive(args) => archive_cli::run(&load_config(cli.config.as_ref())?, &args),

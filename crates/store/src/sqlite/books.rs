@@ -17,12 +17,55 @@ pub fn read_book_deltas(
     venue: Venue,
     symbol: &str,
 ) -> Result<Vec<BookUpdate>, StoreError> {
+    read_rows(conn, venue, symbol, 0, i64::MAX)
+}
+
+/// The rows that rebuild one market's book as it was at `at_us` (receive time): from the last
+/// verified snapshot at or before `at_us` — and the unverified messages stored just before it,
+/// which a Binance book applies on top of its REST snapshot — up to `at_us`. Empty when no
+/// verified snapshot is that old.
+///
+/// # Errors
+/// As [`read_book_deltas`].
+pub fn read_book_at(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+    at_us: i64,
+) -> Result<Vec<BookUpdate>, StoreError> {
+    let snap: Option<i64> = conn.query_row(
+        "SELECT max(id) FROM book_deltas WHERE venue = ?1 AND symbol = ?2 \
+         AND kind = 'snapshot' AND verified = 1 AND ts_recv_us <= ?3",
+        rusqlite::params![venue.as_str(), symbol, at_us],
+        |r| r.get(0),
+    )?;
+    let Some(snap) = snap else {
+        return Ok(Vec::new());
+    };
+    let start: Option<i64> = conn.query_row(
+        "SELECT max(id) FROM book_deltas WHERE venue = ?1 AND symbol = ?2 AND id < ?3 \
+         AND verified = 1",
+        rusqlite::params![venue.as_str(), symbol, snap],
+        |r| r.get(0),
+    )?;
+    let rows = read_rows(conn, venue, symbol, start.map_or(0, |s| s + 1), i64::MAX)?;
+    Ok(rows.into_iter().filter(|b| b.ts_recv_us <= at_us).collect())
+}
+
+fn read_rows(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+    from_id: i64,
+    to_id: i64,
+) -> Result<Vec<BookUpdate>, StoreError> {
     let sym: Arc<str> = Arc::from(symbol);
     let mut stmt = conn.prepare(
         "SELECT id, kind, first_update_id, last_update_id, bids, asks, checksum, ts_exchange_us, \
-         ts_recv_us, verified FROM book_deltas WHERE venue = ?1 AND symbol = ?2 ORDER BY id",
+         ts_recv_us, verified FROM book_deltas WHERE venue = ?1 AND symbol = ?2 \
+         AND id BETWEEN ?3 AND ?4 ORDER BY id",
     )?;
-    let mut rows = stmt.query(rusqlite::params![venue.as_str(), symbol])?;
+    let mut rows = stmt.query(rusqlite::params![venue.as_str(), symbol, from_id, to_id])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;

@@ -36,7 +36,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use books::{parse_levels, read_book_deltas};
+pub use books::{parse_levels, read_book_at, read_book_deltas};
 pub use config::{SqliteConfig, Synchronous};
 pub use report::{
     book_coverage, coverage, quality_summary, BookCoverage, IdHole, MarketCoverage, QualitySummary,
