@@ -11,6 +11,8 @@ use metrics::{counter, gauge};
 use tickrec_book::{BookKeeper, KeeperSettings, Need};
 use tickrec_model::{now_us, BookKind, Event, Venue};
 use tickrec_venues::VenueAdapter;
+
+use crate::streams::{BookStatus, ConnectionState};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -48,6 +50,7 @@ pub struct BookFeed {
     rest_base: String,
     attempts: HashMap<Arc<str>, u32>,
     last_publish: Option<Instant>,
+    state: Option<Arc<ConnectionState>>,
 }
 
 impl BookFeed {
@@ -58,6 +61,7 @@ impl BookFeed {
         settings: KeeperSettings,
         client: Option<reqwest::Client>,
         rest_base: String,
+        state: Option<Arc<ConnectionState>>,
     ) -> Self {
         BookFeed {
             venue,
@@ -67,6 +71,7 @@ impl BookFeed {
             rest_base,
             attempts: HashMap::new(),
             last_publish: None,
+            state,
         }
     }
 
@@ -222,6 +227,21 @@ impl BookFeed {
                 .absolute(s.crossed);
             if let Some(f) = s.verified_fraction() {
                 gauge!("tickrec_book_verified_ratio", "venue" => v, "symbol" => sym).set(f);
+            }
+            if let Some(st) = &self.state {
+                st.set_book(
+                    &symbol,
+                    BookStatus {
+                        live: self.keeper.book(&symbol).is_some(),
+                        verified_ratio: s.verified_fraction(),
+                        messages: s.messages,
+                        checksum_ok: s.checksum_ok,
+                        checksum_failed: s.checksum_failed,
+                        gaps: s.gaps,
+                        resyncs: s.resyncs,
+                        crossed: s.crossed,
+                    },
+                );
             }
         }
     }

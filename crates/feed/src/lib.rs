@@ -26,5 +26,5 @@ pub mod tls;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use continuity::{Continuity, ContinuityTracker};
-pub use streams::{ConnState, ConnectionState, StreamRegistry};
+pub use streams::{BookStatus, ConnState, ConnectionState, StreamRegistry};
 pub use supervisor::{run_connection, ConnectionConfig, ConnectionReport};

@@ -32,6 +32,27 @@ impl ConnState {
     }
 }
 
+/// Order-book figures of a `book` stream, set by the feed (at most once a second).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct BookStatus {
+    /// The book is in sync and verified now.
+    pub live: bool,
+    /// Share of the observed time it was verified (`None` before any time passed).
+    pub verified_ratio: Option<f64>,
+    /// Snapshots and deltas applied.
+    pub messages: u64,
+    /// Checksums that matched.
+    pub checksum_ok: u64,
+    /// Checksums that did not.
+    pub checksum_failed: u64,
+    /// Sequence gaps.
+    pub gaps: u64,
+    /// Resyncs (snapshots after the first).
+    pub resyncs: u64,
+    /// Times the book was found crossed.
+    pub crossed: u64,
+}
+
 /// Counters of one stream.
 #[derive(Debug)]
 pub struct StreamStats {
@@ -73,6 +94,7 @@ pub struct ConnectionState {
     connects: AtomicU64,
     dropped: AtomicU64,
     ever_subscribed: AtomicBool,
+    books: RwLock<HashMap<Arc<str>, BookStatus>>,
     streams: Vec<StreamStats>,
     index: HashMap<(Arc<str>, &'static str), usize>,
 }
@@ -123,6 +145,7 @@ impl ConnectionState {
             connects: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             ever_subscribed: AtomicBool::new(false),
+            books: RwLock::new(HashMap::new()),
             streams: s,
             index,
         }
@@ -194,6 +217,13 @@ impl ConnectionState {
             .map(|i| &self.streams[*i])
     }
 
+    /// Sets the book figures of `symbol`'s `book` stream.
+    pub fn set_book(&self, symbol: &Arc<str>, status: BookStatus) {
+        // A poisoned lock only means a panicking writer: the figures are still plain data.
+        let mut books = self.books.write().unwrap_or_else(|e| e.into_inner());
+        books.insert(symbol.clone(), status);
+    }
+
     /// Counts a trade-id gap on a trade stream.
     pub fn on_gap(&self, symbol: &Arc<str>, aggregate: bool) {
         if let Some(s) = self.stream(symbol, aggregate) {
@@ -216,6 +246,7 @@ impl ConnectionState {
     /// A copy for reporting, with ages computed at `now`.
     pub fn snapshot(&self, now: i64) -> ConnectionSnapshot {
         let connects = self.connects.load(Ordering::Relaxed);
+        let books = self.books.read().unwrap_or_else(|e| e.into_inner());
         ConnectionSnapshot {
             name: self.name.clone(),
             venue: self.venue.as_str(),
@@ -239,6 +270,9 @@ impl ConnectionState {
                         gaps: s.gaps.load(Ordering::Relaxed),
                         out_of_order: s.out_of_order.load(Ordering::Relaxed),
                         lag: s.lag.snapshot(),
+                        book: (s.channel == "book")
+                            .then(|| books.get(&s.symbol).copied())
+                            .flatten(),
                     }
                 })
                 .collect(),
@@ -269,6 +303,9 @@ pub struct StreamSnapshot {
     pub out_of_order: u64,
     /// Venue time → receive time, ms buckets (see [`tickrec_model::hist::BUCKETS_MS`]).
     pub lag: HistogramSnapshot,
+    /// Order-book figures (`book` streams only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub book: Option<BookStatus>,
 }
 
 /// Reported state of a connection.

@@ -141,6 +141,7 @@ pub async fn run_connection(
         cfg.books,
         http_client(&cfg.backfill).ok(),
         rest_base.clone(),
+        cfg.state.clone(),
     );
     let worker = tokio::spawn(backfill_worker(
         adapter.clone(),

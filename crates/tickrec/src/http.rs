@@ -262,6 +262,10 @@ fn assess(s: &HttpState, detailed: bool) -> (&'static str, Value, Vec<String>) {
                 "out_of_order": st.out_of_order,
                 "reconnects": c.reconnects,
             });
+            if let Some(b) = &st.book {
+                // Book streams: whether the book is verified now and for how much of the time.
+                row["book"] = json!(b);
+            }
             if detailed {
                 row["lag_buckets"] = json!(st.lag.buckets);
                 row["lag_negative"] = json!(st.lag.negative);
