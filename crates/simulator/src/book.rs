@@ -225,6 +225,24 @@ pub(crate) fn qty_text(venue: Venue, units: u64) -> String {
     s
 }
 
+/// `[["price","qty"<extra>],…]` with the venue's texts (`extra`: OKX's `,"0","1"`).
+pub(crate) fn push_pairs(s: &mut String, spec: &MarketSpec, levels: &[Lvl], extra: &str) {
+    s.push('[');
+    for (i, &(p, q)) in levels.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("[\"");
+        s.push_str(&price_text(spec, p));
+        s.push_str("\",\"");
+        s.push_str(&qty_text(spec.venue, q));
+        s.push('"');
+        s.push_str(extra);
+        s.push(']');
+    }
+    s.push(']');
+}
+
 /// Kraken v2 checksum (protocols.md §2.4): the top 10 asks low → high, then the top 10 bids
 /// high → low, each as its price text then its quantity text with the point and leading zeros
 /// removed; CRC-32 of the concatenation.
@@ -325,6 +343,22 @@ pub(crate) struct BookView {
     pub checksum: Option<u32>,
 }
 
+impl BookView {
+    /// The view as one message's content (what a venue's snapshot message carries).
+    pub(crate) fn to_delta(&self) -> BookDelta {
+        BookDelta {
+            index: 0,
+            ts_us: self.ts_us,
+            first_id: 0,
+            last_id: self.last_id,
+            cross_seq: self.cross_seq,
+            bids: self.bids.clone(),
+            asks: self.asks.clone(),
+            checksum: self.checksum,
+        }
+    }
+}
+
 /// A book fault waiting for its delta.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BookFaultKind {
@@ -396,6 +430,11 @@ impl BookState {
     /// The current whole book.
     pub(crate) fn levels(&self) -> &Levels {
         &self.levels
+    }
+
+    /// The venue id of the last message (Binance `u`).
+    pub(crate) fn last_id(&self) -> u64 {
+        self.last_id
     }
 }
 
