@@ -50,7 +50,16 @@ pub struct SimConfig {
     /// Binance REST request weight allowed per wall-clock minute (the venue's 6000); above it,
     /// HTTP 429. 0 disables the limit.
     pub binance_weight_limit: u32,
+    /// Order-book changes per second per market, [`MIN_BOOK_RATE`] ..= [`MAX_BOOK_RATE`]. A
+    /// market's book starts changing when its first book subscriber arrives (or at once with
+    /// [`StartMode::Immediately`]); what each change is depends on the seed only.
+    pub book_updates_per_sec: f64,
 }
+
+/// Slowest supported book, changes per second per market.
+pub const MIN_BOOK_RATE: f64 = 1.0;
+/// Fastest supported book, changes per second per market.
+pub const MAX_BOOK_RATE: f64 = 20_000.0;
 
 /// One simulated market.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,7 +93,7 @@ pub enum StartMode {
 impl SimConfig {
     /// Defaults: `127.0.0.1:0`, seed 42, 1000 trades/s, endless tape, `OnSubscribe`, no ground
     /// truth, 1 s Kraken heartbeat, 20 s Binance ping, no scheduled faults, Binance REST weight
-    /// limit 6000 per minute.
+    /// limit 6000 per minute, 20 book changes per second.
     pub fn new(markets: Vec<SimMarket>) -> Self {
         SimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -98,6 +107,7 @@ impl SimConfig {
             binance_ping_interval: Duration::from_secs(20),
             faults: Vec::new(),
             binance_weight_limit: 6000,
+            book_updates_per_sec: 20.0,
         }
     }
 
@@ -111,6 +121,14 @@ impl SimConfig {
             return bad(format!(
                 "rate_per_market {} is outside {MIN_RATE}..={MAX_RATE}",
                 self.rate_per_market
+            ));
+        }
+        if !(self.book_updates_per_sec.is_finite()
+            && (MIN_BOOK_RATE..=MAX_BOOK_RATE).contains(&self.book_updates_per_sec))
+        {
+            return bad(format!(
+                "book_updates_per_sec {} is outside {MIN_BOOK_RATE}..={MAX_BOOK_RATE}",
+                self.book_updates_per_sec
             ));
         }
         if self.markets.is_empty() {
@@ -155,6 +173,19 @@ pub(crate) fn check_fault(
         if !has_market(venue, symbol) {
             return Err(format!("no simulated market {venue} {symbol}"));
         }
+    }
+    match fault {
+        Fault::CorruptBookChecksum { venue, .. }
+            if !matches!(venue, Venue::Kraken | Venue::Okx) =>
+        {
+            return Err(format!("{venue} sends no book checksum to corrupt"));
+        }
+        Fault::StaleBookSnapshot { venue, .. } if *venue != Venue::Binance => {
+            return Err(format!(
+                "{venue} has no REST book snapshot (only Binance's stream needs one)"
+            ));
+        }
+        _ => {}
     }
     if let Fault::Burst { rate, .. } = fault {
         if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)) {

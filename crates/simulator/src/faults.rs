@@ -120,15 +120,63 @@ pub enum Fault {
         /// How long.
         duration: Duration,
     },
+    /// The market's book message `after` messages from now (0: the next one) is applied to the
+    /// venue's book but sent to nobody: a sequence gap (Binance `U`, OKX `prevSeqId`, Bybit `u`,
+    /// Coinbase `sequence_num`), a checksum mismatch on the next Kraken message, invisible on
+    /// Upbit (the next snapshot replaces it).
+    DropBookDelta {
+        /// The venue.
+        venue: Venue,
+        /// The market's unified symbol.
+        symbol: String,
+        /// Book messages to let through first.
+        after: u64,
+    },
+    /// The market's book message `after` messages from now carries a wrong checksum (Kraken,
+    /// OKX); the book itself is right.
+    CorruptBookChecksum {
+        /// The venue (Kraken or OKX).
+        venue: Venue,
+        /// The market's unified symbol.
+        symbol: String,
+        /// Book messages to let through first.
+        after: u64,
+    },
+    /// The market's book message `after` messages from now is sent after its successor (both
+    /// reach every subscriber, out of order).
+    ReorderBookDeltas {
+        /// The venue.
+        venue: Venue,
+        /// The market's unified symbol.
+        symbol: String,
+        /// Book messages to let through first.
+        after: u64,
+    },
+    /// The market's next Binance REST depth snapshot is the book as it was `lag` deltas ago
+    /// (with that moment's `lastUpdateId`), as far back as the simulator keeps undo information
+    /// ([`crate::BOOK_UNDO_KEPT`] deltas; before that, the initial book). With a lag larger than
+    /// the deltas since the client subscribed, `lastUpdateId` is older than the first buffered
+    /// event and the client must fetch again.
+    StaleBookSnapshot {
+        /// The venue (Binance).
+        venue: Venue,
+        /// The market's unified symbol.
+        symbol: String,
+        /// Deltas the snapshot lags the stream by.
+        lag: u64,
+    },
 }
 
 impl Fault {
     /// The market a fault targets, if it targets one.
     pub(crate) fn market(&self) -> Option<(Venue, &str)> {
         match self {
-            Fault::SkipTradeIds { venue, symbol, .. } | Fault::Burst { venue, symbol, .. } => {
-                Some((*venue, symbol.as_str()))
-            }
+            Fault::SkipTradeIds { venue, symbol, .. }
+            | Fault::Burst { venue, symbol, .. }
+            | Fault::DropBookDelta { venue, symbol, .. }
+            | Fault::CorruptBookChecksum { venue, symbol, .. }
+            | Fault::ReorderBookDeltas { venue, symbol, .. }
+            | Fault::StaleBookSnapshot { venue, symbol, .. } => Some((*venue, symbol.as_str())),
             _ => None,
         }
     }
@@ -244,7 +292,12 @@ impl VenueFaults {
                 // A new episode: its first refusal is a 429.
                 r.last_refusal = None;
             }
-            Fault::SkipTradeIds { .. } | Fault::Burst { .. } => {}
+            Fault::SkipTradeIds { .. }
+            | Fault::Burst { .. }
+            | Fault::DropBookDelta { .. }
+            | Fault::CorruptBookChecksum { .. }
+            | Fault::ReorderBookDeltas { .. }
+            | Fault::StaleBookSnapshot { .. } => {}
         }
         tracing::info!(venue = %self.venue, ?fault, "fault injected");
     }

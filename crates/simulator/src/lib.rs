@@ -52,6 +52,7 @@ pub mod ground_truth;
 pub mod tape;
 
 mod binance;
+mod book;
 mod bybit;
 mod coinbase;
 mod format;
@@ -64,7 +65,11 @@ mod server;
 mod upbit;
 
 pub use bybit::trade_id as bybit_trade_id;
-pub use config::{SimConfig, SimMarket, StartMode, MAX_RATE, MIN_RATE, SIMULATED_VENUES};
+pub use book::{BookTruth, UNDO_KEPT as BOOK_UNDO_KEPT};
+pub use config::{
+    SimConfig, SimMarket, StartMode, MAX_BOOK_RATE, MAX_RATE, MIN_BOOK_RATE, MIN_RATE,
+    SIMULATED_VENUES,
+};
 pub use error::SimError;
 pub use faults::{Fault, ScheduledFault, OVERSIZED_FRAME_BYTES};
 pub use ground_truth::{read_ground_truth, GROUND_TRUTH_HEADER};

@@ -18,6 +18,7 @@ use tickrec_model::{now_us, Venue};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::time::Instant;
 
+use crate::book::MarketBook;
 use crate::config::{split_symbol, StartMode};
 use crate::ground_truth::GtSender;
 use crate::history::{History, View, MINUTE_US};
@@ -384,6 +385,8 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub(crate) struct Market {
     pub spec: MarketSpec,
+    /// The market's order book (changing only once subscribed, see [`crate::book`]).
+    pub book: MarketBook,
     tx: broadcast::Sender<Arc<Batch>>,
     shared: Mutex<Shared>,
     start: Notify,
@@ -402,6 +405,7 @@ impl Market {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
         let stats = Stats::new(spec.profile.initial_ticks);
         Market {
+            book: MarketBook::new(&spec),
             spec,
             tx,
             shared: Mutex::new(Shared {

@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{accept_hdr_async, WebSocketStream};
 
 use crate::binance::{self, BinanceRoute};
+use crate::book::{run_book_driver, BookFaultKind, BookTruth};
 use crate::config::{check_fault, SimConfig, StartMode};
 use crate::faults::{Fault, ScheduledFault, VenueFaults};
 use crate::ground_truth::{GtSender, GtWriter};
@@ -59,6 +60,8 @@ pub(crate) struct SimCore {
     pub coinbase_by_product: HashMap<String, usize>,
     pub seed: u64,
     pub rate: f64,
+    /// Book changes per second per market.
+    pub book_rate: f64,
     pub trades_per_market: Option<u64>,
     pub start_mode: StartMode,
     pub heartbeat: Duration,
@@ -110,6 +113,25 @@ impl SimCore {
             } => {
                 if let Some(m) = self.market(*venue, symbol) {
                     m.burst(*trades, *rate);
+                    tracing::info!(?fault, "fault injected");
+                }
+            }
+            Fault::DropBookDelta { venue, symbol, after }
+            | Fault::CorruptBookChecksum { venue, symbol, after }
+            | Fault::ReorderBookDeltas { venue, symbol, after } => {
+                if let Some(m) = self.market(*venue, symbol) {
+                    let kind = match fault {
+                        Fault::DropBookDelta { .. } => BookFaultKind::Drop,
+                        Fault::CorruptBookChecksum { .. } => BookFaultKind::CorruptChecksum,
+                        _ => BookFaultKind::Reorder,
+                    };
+                    m.book.arm(kind, *after);
+                    tracing::info!(?fault, "fault injected");
+                }
+            }
+            Fault::StaleBookSnapshot { venue, symbol, lag } => {
+                if let Some(m) = self.market(*venue, symbol) {
+                    m.book.stale_snapshot(*lag);
                     tracing::info!(?fault, "fault injected");
                 }
             }
@@ -304,6 +326,16 @@ impl SimHandle {
         self.core.inject(&fault)
     }
 
+    /// The venue's true order book of a market right now — every level the venue's stream shows
+    /// (Kraken 10, Bybit 50, Upbit 15, the whole book elsewhere), exact values, and the venue's
+    /// sequence number of its last message — to compare a recorder's book with. `None` for an
+    /// unknown market. Dropped messages ([`Fault::DropBookDelta`]) are part of the truth.
+    pub fn book(&self, venue: Venue, symbol: &str) -> Option<BookTruth> {
+        self.core
+            .market(venue, symbol)
+            .map(|m| m.book.truth(&m.spec))
+    }
+
     /// Trades one market has published so far (REST serves exactly these); `None` for an unknown
     /// market.
     pub fn market_published(&self, venue: Venue, symbol: &str) -> Option<u64> {
@@ -411,6 +443,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         coinbase_by_product,
         seed: cfg.seed,
         rate: cfg.rate_per_market,
+        book_rate: cfg.book_updates_per_sec,
         trades_per_market: cfg.trades_per_market,
         start_mode: cfg.start,
         heartbeat: cfg.heartbeat_interval,
@@ -440,6 +473,13 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
             idx,
             gt_tx.clone(),
             done_tx.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    for idx in 0..core.markets.len() {
+        tasks.push(tokio::spawn(run_book_driver(
+            Arc::clone(&core),
+            idx,
             shutdown_rx.clone(),
         )));
     }

@@ -25,7 +25,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
     match venue {
         Venue::Binance => VenueInfo {
             venue,
-            channels: "trades, agg_trades, bbo, candles_<1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w>",
+            channels: "trades, agg_trades, bbo, book (depth@100ms + REST /api/v3/depth), candles_<1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w>",
             symbols: "BTC/USDT",
             ws_url: crate::binance::subscribe::DEFAULT_WS_URL,
             rest_url: crate::binance::rest::DEFAULT_REST_URL,
@@ -34,7 +34,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
         },
         Venue::Kraken => VenueInfo {
             venue,
-            channels: "trades, bbo, candles_<1m|5m|15m|30m|1h|4h|1d|1w|15d>",
+            channels: "trades, bbo, book (depth 10, CRC32 checked), candles_<1m|5m|15m|30m|1h|4h|1d|1w|15d>",
             symbols: "BTC/USD",
             ws_url: crate::kraken::subscribe::DEFAULT_WS_URL,
             rest_url: crate::kraken::rest::DEFAULT_REST_URL,
@@ -43,7 +43,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
         },
         Venue::Coinbase => VenueInfo {
             venue,
-            channels: "trades, bbo, candles_5m",
+            channels: "trades, bbo, book (level2), candles_5m",
             symbols: "BTC/USD",
             ws_url: crate::coinbase::subscribe::DEFAULT_WS_URL,
             rest_url: crate::coinbase::rest::DEFAULT_REST_URL,
@@ -53,7 +53,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
         Venue::Okx => VenueInfo {
             venue,
             channels: "trades (trades-all), candles_<1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|12h|1d|1w> on \
-                       /ws/v5/business; bbo (bbo-tbt) on /ws/v5/public — one endpoint per [[markets]] entry",
+                       /ws/v5/business; bbo (bbo-tbt), book (books, seqId chain) on /ws/v5/public — one endpoint per [[markets]] entry",
             symbols: "BTC/USDT, BTC/USDT:USDT (swap), BTC/USD:BTC-220527 (future)",
             ws_url: crate::okx::subscribe::DEFAULT_WS_URL,
             rest_url: crate::okx::rest::DEFAULT_REST_URL,
@@ -62,7 +62,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
         },
         Venue::Bybit => VenueInfo {
             venue,
-            channels: "trades, bbo (orderbook.1), candles_<1m|3m|5m|15m|30m|1h|2h|4h|6h|12h|1d|1w>",
+            channels: "trades, bbo (orderbook.1), book (orderbook.50), candles_<1m|3m|5m|15m|30m|1h|2h|4h|6h|12h|1d|1w>",
             symbols: "BTC/USDT (spot), BTC/USDT:USDT (linear) — one category per [[markets]] entry",
             ws_url: crate::bybit::subscribe::DEFAULT_WS_URL,
             rest_url: crate::bybit::rest::DEFAULT_REST_URL,
@@ -72,7 +72,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
         },
         Venue::Upbit => VenueInfo {
             venue,
-            channels: "trades, bbo (orderbook, 1 level), candles_<1s|1m|3m|5m|10m|15m|30m|1h|4h>",
+            channels: "trades, bbo (orderbook, 1 level), book (orderbook, full snapshots), candles_<1s|1m|3m|5m|10m|15m|30m|1h|4h>",
             symbols: "BTC/KRW (sent as KRW-BTC)",
             ws_url: crate::upbit::subscribe::DEFAULT_WS_URL,
             rest_url: crate::upbit::rest::DEFAULT_REST_URL,

@@ -1,7 +1,9 @@
 //! Binance spot market streams (`/binance/ws/<stream>` raw, `/binance/stream?streams=` combined).
 //!
 //! Per connection: the subscribed stream names (in subscription order, for `LIST_SUBSCRIPTIONS`)
-//! and one broadcast receiver per simulated market with at least one data stream. Every ~1 ms the
+//! and one broadcast receiver per simulated market with at least one data stream, plus one per
+//! market book for `<symbol>@depth[@100ms]` (diff events with `U`/`u`; the snapshot comes from
+//! REST `/api/v3/depth`). Every ~1 ms the
 //! connection drains its receivers and sends everything with one flush. Streams for symbols the
 //! simulator does not know (or types it does not simulate) are acked and stay silent, as the real
 //! venue does for a non-existent symbol.
@@ -23,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::book::BookSubs;
 use crate::faults::ConnFaults;
 use crate::market::{Batch, MarketSpec};
 use crate::server::{close, percent_decode, send_all, stay_silent, stopped, Interrupt, SimCore};
@@ -103,6 +106,9 @@ struct Conn {
     combined: bool,
     subs: Vec<String>,
     markets: BTreeMap<usize, MarketSub>,
+    /// Diff book streams: the receivers, and the stream name per market.
+    books: BookSubs,
+    book_names: BTreeMap<usize, String>,
 }
 
 /// Appends one event, wrapped for combined streams.
@@ -163,6 +169,13 @@ impl Conn {
         else {
             return;
         };
+        if kind == StreamKind::Depth {
+            // No snapshot on the stream: clients fetch `/api/v3/depth` and align on `U`/`u`.
+            let idx = market.spec.idx;
+            self.books.subscribe(core, idx);
+            self.book_names.insert(idx, name.to_string());
+            return;
+        }
         let sub = self.markets.entry(market.spec.idx).or_insert_with(|| {
             let guard = market.lock();
             MarketSub {
@@ -174,7 +187,7 @@ impl Conn {
             StreamKind::Trade => &mut sub.names.trade,
             StreamKind::AggTrade => &mut sub.names.agg,
             StreamKind::BookTicker => &mut sub.names.book,
-            StreamKind::Kline1m | StreamKind::Other => &mut sub.names.kline,
+            StreamKind::Kline1m | StreamKind::Depth | StreamKind::Other => &mut sub.names.kline,
         };
         *slot = Some(name.to_string());
         if matches!(kind, StreamKind::Trade | StreamKind::AggTrade) {
@@ -184,6 +197,16 @@ impl Conn {
 
     fn remove_stream(&mut self, name: &str) {
         self.subs.retain(|s| s != name);
+        let books: Vec<usize> = self
+            .book_names
+            .iter()
+            .filter(|(_, n)| n.as_str() == name)
+            .map(|(i, _)| *i)
+            .collect();
+        for idx in books {
+            self.book_names.remove(&idx);
+            self.books.unsubscribe(idx);
+        }
         for sub in self.markets.values_mut() {
             for slot in sub.names.slots() {
                 if slot.as_deref() == Some(name) {
@@ -257,7 +280,21 @@ impl Conn {
                 }
             }
         }
-        Ok(())
+        for (idx, push) in self.books.drain() {
+            let (Some(market), Some(name)) = (core.markets.get(idx), self.book_names.get(&idx))
+            else {
+                continue;
+            };
+            for d in &push.deltas {
+                emit(out, self.combined, name, |s| {
+                    protocol::depth_update(s, &market.spec, d)
+                });
+            }
+        }
+        match self.books.lagged {
+            Some(n) => Err(n),
+            None => Ok(()),
+        }
     }
 }
 
@@ -273,6 +310,8 @@ pub(crate) async fn serve(
         combined: route.combined,
         subs: Vec::new(),
         markets: BTreeMap::new(),
+        books: BookSubs::default(),
+        book_names: BTreeMap::new(),
     };
     for s in &route.streams {
         if protocol::parse_stream(s).is_some() {
@@ -337,7 +376,7 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            _ = tick.tick(), if !conn.markets.is_empty() => {
+            _ = tick.tick(), if !conn.markets.is_empty() || !conn.books.is_empty() => {
                 if let Err(n) = conn.drain(&core, &mut data) {
                     tracing::warn!(skipped = n, "binance client too slow; disconnecting");
                     close(&mut sink, CloseCode::Policy, "slow consumer").await;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use tickrec_model::Venue;
 
+use crate::book::{push_pairs, BookDelta};
 use crate::format::{push_fixed, push_i64, push_json_str, push_u64};
 use crate::market::{Bbo, CandleSnap, MarketSpec};
 use crate::tape::{push_price, push_qty, RawTrade, BINANCE_DECIMALS, QTY_SCALE};
@@ -18,7 +19,9 @@ pub(crate) enum StreamKind {
     AggTrade,
     BookTicker,
     Kline1m,
-    /// Well-formed but not simulated (`depth`, `kline_5m`, `ticker`...): acked, silent.
+    /// The diff book stream, `depth` or `depth@100ms` (one event per book change here).
+    Depth,
+    /// Well-formed but not simulated (`depth20`, `kline_5m`, `ticker`...): acked, silent.
     Other,
 }
 
@@ -43,6 +46,7 @@ pub(crate) fn parse_stream(name: &str) -> Option<(&str, StreamKind)> {
         "aggTrade" => StreamKind::AggTrade,
         "bookTicker" => StreamKind::BookTicker,
         "kline_1m" => StreamKind::Kline1m,
+        "depth" | "depth@100ms" => StreamKind::Depth,
         _ => StreamKind::Other,
     };
     Some((sym, kind))
@@ -289,6 +293,23 @@ pub(crate) fn book_ticker(s: &mut String, spec: &MarketSpec, b: &Bbo) {
     s.push_str(r#"","A":""#);
     push_qty(s, Venue::Binance, u128::from(b.ask_qty));
     s.push_str(r#""}"#);
+}
+
+/// `{"e":"depthUpdate","E":..,"s":"BTCUSDT","U":..,"u":..,"b":[["p","q"],…],"a":[…]}`
+pub(crate) fn depth_update(s: &mut String, spec: &MarketSpec, d: &BookDelta) {
+    s.push_str(r#"{"e":"depthUpdate","E":"#);
+    push_i64(s, ms(d.ts_us));
+    s.push_str(r#","s":""#);
+    s.push_str(&spec.native);
+    s.push_str(r#"","U":"#);
+    push_u64(s, d.first_id);
+    s.push_str(r#","u":"#);
+    push_u64(s, d.last_id);
+    s.push_str(r#","b":"#);
+    push_pairs(s, spec, &d.bids, "");
+    s.push_str(r#","a":"#);
+    push_pairs(s, spec, &d.asks, "");
+    s.push('}');
 }
 
 /// `{"e":"kline","E":..,"s":..,"k":{"t":..,"T":..,"s":..,"i":"1m","f":..,"L":..,"o":..,...}}`

@@ -1,6 +1,8 @@
 //! Binance spot REST companion (`/binance/api/v3/...`, protocols.md §3.5), served from the
 //! markets' published history: `aggTrades`, `historicalTrades`, `trades`, `klines` (`1m` only),
-//! `exchangeInfo`, `ping`, `time`.
+//! `exchangeInfo`, `ping`, `time`; and `depth`, the book snapshot the diff stream is aligned on
+//! (`lastUpdateId`; `limit` 1..=5000, default 100; weight 5/25/50/250 by limit; a
+//! [`crate::Fault::StaleBookSnapshot`] makes the next one lag the stream).
 //!
 //! - Rows are ascending; `fromId` is inclusive; `limit` defaults to 500 and is capped at 1000
 //!   (`0` or a non-number is error -1100). Only published trades are ever returned.
@@ -20,6 +22,7 @@ use std::sync::Arc;
 
 use tickrec_model::{now_us, Venue};
 
+use crate::book::{push_pairs, Side, BINANCE_DEPTH_DEFAULT, BINANCE_DEPTH_MAX};
 use crate::config::split_symbol;
 use crate::faults::Refusal;
 use crate::format::{push_fixed, push_i64, push_json_str, push_u64};
@@ -44,11 +47,14 @@ enum Endpoint {
     ExchangeInfo,
     Ping,
     Time,
+    Depth,
 }
 
 impl Endpoint {
     fn weight(self) -> u32 {
         match self {
+            // By `limit`, charged in `depth_weight`.
+            Endpoint::Depth => 0,
             Endpoint::AggTrades => 4,
             Endpoint::HistoricalTrades | Endpoint::Trades => 25,
             Endpoint::Klines => 2,
@@ -125,6 +131,7 @@ pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpRespo
         "/api/v3/exchangeInfo" => Endpoint::ExchangeInfo,
         "/api/v3/ping" => Endpoint::Ping,
         "/api/v3/time" => Endpoint::Time,
+        "/api/v3/depth" => Endpoint::Depth,
         _ => return error(404, -1000, "Unknown endpoint."),
     };
     if req.method != "GET" {
@@ -155,7 +162,11 @@ pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpRespo
         }
         .header("X-MBX-USED-WEIGHT-1M", used);
     }
-    let used = match core.charge_weight(ep.weight()) {
+    let weight = match ep {
+        Endpoint::Depth => depth_weight(req),
+        _ => ep.weight(),
+    };
+    let used = match core.charge_weight(weight) {
         Ok(used) => used,
         Err((used, retry_after_s)) => {
             return error(
@@ -178,6 +189,7 @@ pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpRespo
         Endpoint::Trades => trades(core, req, false),
         Endpoint::Klines => klines(core, req),
         Endpoint::ExchangeInfo => exchange_info(core, req),
+        Endpoint::Depth => depth(core, req),
         Endpoint::Ping => Ok(HttpResponse::json(200, "{}".into())),
         Endpoint::Time => Ok(HttpResponse::json(
             200,
@@ -185,6 +197,45 @@ pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpRespo
         )),
     };
     r.unwrap_or_else(|e| e).header("X-MBX-USED-WEIGHT-1M", used)
+}
+
+/// Binance's weight of a depth request: 5 up to 100 levels, 25 up to 500, 50 up to 1000, 250.
+fn depth_weight(req: &HttpRequest) -> u32 {
+    match req.param("limit").and_then(|l| l.parse::<usize>().ok()) {
+        None => 5,
+        Some(n) if n <= 100 => 5,
+        Some(n) if n <= 500 => 25,
+        Some(n) if n <= 1000 => 50,
+        Some(_) => 250,
+    }
+}
+
+/// `{"lastUpdateId":N,"bids":[["p","q"],…],"asks":[…]}`: the market's book now, or as it was
+/// when a stale-snapshot fault is pending. Starts the book (like a subscription).
+fn depth(core: &SimCore, req: &HttpRequest) -> Result<HttpResponse, HttpResponse> {
+    let m = market(core, req)?;
+    let limit = match opt_u64(req, "limit")? {
+        None => BINANCE_DEPTH_DEFAULT,
+        Some(n) if (1..=BINANCE_DEPTH_MAX as u64).contains(&n) => n as usize,
+        Some(_) => return Err(illegal("limit", "1-5000")),
+    };
+    m.book.request_start();
+    let (levels, last_id) = {
+        let mut st = m.book.lock();
+        match st.take_stale() {
+            Some(lag) => st.lagged(lag),
+            None => (st.levels().clone(), st.last_id()),
+        }
+    };
+    let mut s = String::with_capacity(64 + limit * 60);
+    s.push_str(r#"{"lastUpdateId":"#);
+    push_u64(&mut s, last_id);
+    s.push_str(r#","bids":"#);
+    push_pairs(&mut s, &m.spec, &levels.top(Side::Bid, Some(limit)), "");
+    s.push_str(r#","asks":"#);
+    push_pairs(&mut s, &m.spec, &levels.top(Side::Ask, Some(limit)), "");
+    s.push('}');
+    Ok(HttpResponse::json(200, s))
 }
 
 fn push_bool(s: &mut String, b: bool) {

@@ -2,7 +2,9 @@
 //! per `subscribe` request echoing `req_id`, more than 10 topics refused as a whole (`args size
 //! >10`), a duplicate topic refused (`already subscribed`), `{"op":"ping"}` answered with the
 //! spot pong (`"ret_msg":"pong","op":"ping"`), `publicTrade.<SYMBOL>` pushes carrying every trade
-//! of a driver tick, and `orderbook.1.<SYMBOL>` one-level snapshots (the BBO). Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
+//! of a driver tick, `orderbook.1.<SYMBOL>` one-level snapshots (the BBO), `orderbook.50.<SYMBOL>`
+//! (a snapshot, then deltas with `u` +1 per message; levels leaving the top 50 are sent with size
+//! 0), and `unsubscribe` (a new `subscribe` then starts with a fresh snapshot). Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
 //! companion (`rest.rs`) serves `recent-trade` — the last 60 trades only.
 
 pub(crate) mod rest;
@@ -23,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::book::{push_pairs, BookDelta, BookSubs};
 use crate::faults::ConnFaults;
 use crate::format::{push_i64, push_json_str, push_u64};
 use crate::market::{Batch, MarketSpec};
@@ -124,18 +127,58 @@ struct Sub {
     bbo: bool,
 }
 
-/// A topic this simulator serves: `publicTrade.<S>` (trades) or `orderbook.1.<S>` (BBO).
-fn topic_market(core: &SimCore, topic: &str) -> Option<(usize, bool)> {
-    if let Some(s) = topic.strip_prefix("publicTrade.") {
-        return core.bybit_by_symbol.get(s).map(|&i| (i, true));
-    }
-    let s = topic.strip_prefix("orderbook.1.")?;
-    core.bybit_by_symbol.get(s).map(|&i| (i, false))
+/// A topic this simulator serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Topic {
+    /// `publicTrade.<S>`.
+    Trades(usize),
+    /// `orderbook.1.<S>`.
+    Bbo(usize),
+    /// `orderbook.50.<S>`.
+    Book(usize),
+}
+
+fn topic_market(core: &SimCore, topic: &str) -> Option<Topic> {
+    let (kind, sym): (fn(usize) -> Topic, &str) =
+        if let Some(s) = topic.strip_prefix("publicTrade.") {
+            (Topic::Trades, s)
+        } else if let Some(s) = topic.strip_prefix("orderbook.1.") {
+            (Topic::Bbo, s)
+        } else {
+            (Topic::Book, topic.strip_prefix("orderbook.50.")?)
+        };
+    core.bybit_by_symbol.get(sym).map(|&i| kind(i))
+}
+
+/// An `orderbook.50.<S>` push (`snapshot` or `delta`).
+fn book_push(spec: &MarketSpec, kind: &str, d: &BookDelta) -> String {
+    let mut s = String::with_capacity(200 + (d.bids.len() + d.asks.len()) * 32);
+    s.push_str(r#"{"topic":"orderbook.50."#);
+    s.push_str(&spec.native);
+    s.push_str(r#"","ts":"#);
+    push_i64(&mut s, d.ts_us.div_euclid(1000));
+    s.push_str(r#","type":""#);
+    s.push_str(kind);
+    s.push_str(r#"","data":{"s":"#);
+    push_json_str(&mut s, &spec.native);
+    s.push_str(r#","b":"#);
+    push_pairs(&mut s, spec, &d.bids, "");
+    s.push_str(r#","a":"#);
+    push_pairs(&mut s, spec, &d.asks, "");
+    s.push_str(r#","u":"#);
+    push_u64(&mut s, d.last_id);
+    s.push_str(r#","seq":"#);
+    push_u64(&mut s, d.cross_seq);
+    s.push_str(r#"},"cts":"#);
+    push_i64(&mut s, d.ts_us.div_euclid(1000));
+    s.push('}');
+    s
 }
 
 #[derive(Debug, Default)]
 struct Conn {
     subs: BTreeMap<usize, Sub>,
+    books: BookSubs,
     conn_id: String,
     lagged: Option<u64>,
 }
@@ -151,6 +194,7 @@ impl Conn {
         match op {
             "ping" => out.push(reply(true, "pong", req_id, "ping", &self.conn_id)),
             "subscribe" => self.subscribe(core, &v, req_id, out),
+            "unsubscribe" => self.unsubscribe(core, &v, req_id, out),
             other => out.push(reply(
                 false,
                 &format!("error:unknown op {other}"),
@@ -184,13 +228,13 @@ impl Conn {
         }
         let mut wanted = Vec::new();
         for topic in &args {
+            let subscribed = |t: Topic| match t {
+                Topic::Trades(i) => self.subs.get(&i).is_some_and(|s| s.trades),
+                Topic::Bbo(i) => self.subs.get(&i).is_some_and(|s| s.bbo),
+                Topic::Book(i) => self.books.contains(i),
+            };
             match topic_market(core, topic) {
-                Some((idx, trades))
-                    if self
-                        .subs
-                        .get(&idx)
-                        .is_some_and(|s| if trades { s.trades } else { s.bbo }) =>
-                {
+                Some(t) if subscribed(t) => {
                     return refuse(
                         out,
                         &format!("error:already subscribed,topic:{topic}"),
@@ -201,7 +245,19 @@ impl Conn {
                 None => return refuse(out, &format!("Invalid symbol :[{topic}]"), &self.conn_id),
             }
         }
-        for (idx, trades) in wanted {
+        let mut snapshots = Vec::new();
+        for t in wanted {
+            let (idx, trades) = match t {
+                Topic::Trades(i) => (i, true),
+                Topic::Bbo(i) => (i, false),
+                Topic::Book(i) => {
+                    if let Some(v) = self.books.subscribe(core, i) {
+                        let spec = &core.markets[i].spec;
+                        snapshots.push(Message::text(book_push(spec, "snapshot", &v.to_delta())));
+                    }
+                    continue;
+                }
+            };
             let market = &core.markets[idx];
             let sub = self.subs.entry(idx).or_insert_with(|| {
                 let guard = market.lock();
@@ -219,9 +275,50 @@ impl Conn {
             }
         }
         out.push(reply(true, "subscribe", req_id, "subscribe", &self.conn_id));
+        out.append(&mut snapshots);
+    }
+
+    /// `unsubscribe`: one acknowledgement; data for the topics stops.
+    fn unsubscribe(
+        &mut self,
+        core: &SimCore,
+        v: &Value,
+        req_id: Option<&str>,
+        out: &mut Vec<Message>,
+    ) {
+        let args = v.get("args").and_then(Value::as_array);
+        for topic in args.into_iter().flatten().filter_map(Value::as_str) {
+            match topic_market(core, topic) {
+                Some(Topic::Book(i)) => {
+                    self.books.unsubscribe(i);
+                }
+                Some(Topic::Trades(i)) => {
+                    if let Some(s) = self.subs.get_mut(&i) {
+                        s.trades = false;
+                    }
+                }
+                Some(Topic::Bbo(i)) => {
+                    if let Some(s) = self.subs.get_mut(&i) {
+                        s.bbo = false;
+                    }
+                }
+                None => {}
+            }
+        }
+        out.push(reply(true, "", req_id, "unsubscribe", &self.conn_id));
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        for (idx, push) in self.books.drain() {
+            let spec = &core.markets[idx].spec;
+            for d in &push.deltas {
+                out.push(Message::text(book_push(spec, "delta", d)));
+            }
+        }
+        if let Some(n) = self.books.lagged {
+            self.lagged = Some(n);
+            return;
+        }
         let now_ms = tickrec_model::now_us() / 1000;
         for (&idx, sub) in &mut self.subs {
             let spec = &core.markets[idx].spec;
@@ -324,7 +421,7 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            _ = tick.tick(), if !conn.subs.is_empty() => {
+            _ = tick.tick(), if !conn.subs.is_empty() || !conn.books.is_empty() => {
                 conn.drain(&core, &mut data);
                 faults.mangle(&mut data, &mut conn_faults);
                 out.append(&mut data);

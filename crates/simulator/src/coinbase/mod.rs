@@ -1,7 +1,10 @@
 //! Coinbase Advanced Trade market data (`/coinbase`, protocols.md §4B): one channel per
 //! `subscribe` message, each confirmed by a `subscriptions` message; `market_trades` opens with a
 //! snapshot of the recent trades (newest first) then batched updates; `heartbeats` once per
-//! heartbeat interval; `ticker` updates (the touch after each batch); every message carries the connection-wide `sequence_num` (from 0,
+//! heartbeat interval; `ticker` updates (the touch after each batch); `level2` (pushed on
+//! `l2_data`: the whole book as one `snapshot` event, then `update` events with new totals,
+//! `"0"` removing a level; `unsubscribe` then `subscribe` gives a fresh snapshot); every message
+//! carries the connection-wide `sequence_num` (from 0,
 //! acknowledgements and heartbeats included); refusals are `{"type":"error","message":"failure
 //! to subscribe"}`. The REST companion (`rest.rs`) serves the public market `ticker` trades.
 
@@ -22,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::book::{price_text, qty_text, BookDelta, BookSubs};
 use crate::faults::ConnFaults;
 use crate::format::{push_json_str, push_u64, Rfc3339};
 use crate::market::{Batch, MarketSpec};
@@ -55,9 +59,53 @@ struct Sub {
     ticker: bool,
 }
 
+/// The book channel as subscribed (pushed as `l2_data`).
+const BOOK_CHANNEL: &str = "level2";
+
+/// The market indexes of a request's `product_ids`; `None` when one is unknown or none given.
+fn product_idxs(core: &SimCore, v: &Value) -> Option<Vec<usize>> {
+    let ids = v.get("product_ids").and_then(Value::as_array)?;
+    let idxs: Option<Vec<usize>> = ids
+        .iter()
+        .map(|id| core.coinbase_by_product.get(id.as_str()?).copied())
+        .collect();
+    idxs.filter(|i| !i.is_empty())
+}
+
+/// The `events` of an `l2_data` message: one event of `kind` for the product.
+fn l2_events(spec: &MarketSpec, kind: &str, d: &BookDelta, ts: &mut Rfc3339) -> String {
+    let mut ev = String::with_capacity(96 + (d.bids.len() + d.asks.len()) * 120);
+    ev.push_str(r#"[{"type":""#);
+    ev.push_str(kind);
+    ev.push_str(r#"","product_id":"#);
+    push_json_str(&mut ev, &spec.native);
+    ev.push_str(r#","updates":["#);
+    let mut first = true;
+    for (side, levels) in [("bid", &d.bids), ("offer", &d.asks)] {
+        for &(p, q) in levels {
+            if !first {
+                ev.push(',');
+            }
+            first = false;
+            ev.push_str(r#"{"side":""#);
+            ev.push_str(side);
+            ev.push_str(r#"","event_time":""#);
+            ts.push_us(&mut ev, d.ts_us);
+            ev.push_str(r#"","price_level":""#);
+            ev.push_str(&price_text(spec, p));
+            ev.push_str(r#"","new_quantity":""#);
+            ev.push_str(&qty_text(Venue::Coinbase, q));
+            ev.push_str(r#""}"#);
+        }
+    }
+    ev.push_str("]}]");
+    ev
+}
+
 #[derive(Debug, Default)]
 struct Conn {
     subs: BTreeMap<usize, Sub>,
+    books: BookSubs,
     heartbeats: bool,
     seq: u64,
     counter: u64,
@@ -68,14 +116,20 @@ struct Conn {
 impl Conn {
     /// A message of `channel` with the next sequence number around `events` (a JSON array text).
     fn message(&mut self, channel: &str, events: &str) -> Message {
+        let seq = self.seq;
+        self.seq += 1;
+        Self::message_at(&mut self.ts, channel, events, seq)
+    }
+
+    /// A message with sequence number `seq` (book messages sent out of order keep theirs).
+    fn message_at(ts: &mut Rfc3339, channel: &str, events: &str, seq: u64) -> Message {
         let mut s = String::with_capacity(96 + events.len());
         s.push_str(r#"{"channel":""#);
         s.push_str(channel);
         s.push_str(r#"","client_id":"","timestamp":""#);
-        self.ts.push_us(&mut s, now_us());
+        ts.push_us(&mut s, now_us());
         s.push_str(r#"","sequence_num":"#);
-        push_u64(&mut s, self.seq);
-        self.seq += 1;
+        push_u64(&mut s, seq);
         s.push_str(r#","events":"#);
         s.push_str(events);
         s.push('}');
@@ -111,8 +165,13 @@ impl Conn {
         let Ok(v) = serde_json::from_str::<Value>(text) else {
             return failure(out);
         };
-        if v.get("type").and_then(Value::as_str) != Some("subscribe") {
-            return failure(out);
+        let unsubscribe = match v.get("type").and_then(Value::as_str) {
+            Some("subscribe") => false,
+            Some("unsubscribe") => true,
+            _ => return failure(out),
+        };
+        if unsubscribe {
+            return self.unsubscribe(core, &v, out);
         }
         if core.faults(Venue::Coinbase).take_reject() {
             return failure(out);
@@ -125,6 +184,22 @@ impl Conn {
                     r#"[{"subscriptions":{"heartbeats":["heartbeats"]}}]"#,
                 );
                 out.push(ack);
+            }
+            Some(BOOK_CHANNEL) => {
+                let Some(idxs) = product_idxs(core, &v) else {
+                    return failure(out);
+                };
+                let ack = self.subscriptions(BOOK_CHANNEL, &v);
+                out.push(ack);
+                for idx in idxs {
+                    // A repeated subscription starts over with a fresh snapshot.
+                    if let Some(view) = self.books.subscribe(core, idx) {
+                        let spec = &core.markets[idx].spec;
+                        let ev = l2_events(spec, "snapshot", &view.to_delta(), &mut self.ts);
+                        let m = self.message("l2_data", &ev);
+                        out.push(m);
+                    }
+                }
             }
             Some(channel @ ("market_trades" | "ticker")) => {
                 let ids: Vec<&str> = v
@@ -180,6 +255,52 @@ impl Conn {
         }
     }
 
+    /// The `subscriptions` acknowledgement of `channel` for the request's products.
+    fn subscriptions(&mut self, channel: &str, v: &Value) -> Message {
+        let mut listed = String::new();
+        let ids = v.get("product_ids").and_then(Value::as_array);
+        for (i, id) in ids.into_iter().flatten().filter_map(Value::as_str).enumerate() {
+            if i > 0 {
+                listed.push(',');
+            }
+            push_json_str(&mut listed, id);
+        }
+        self.message(
+            "subscriptions",
+            &format!(r#"[{{"subscriptions":{{"{channel}":[{listed}]}}}}]"#),
+        )
+    }
+
+    /// `unsubscribe` (the book only; other channels stay): a `subscriptions` message follows.
+    fn unsubscribe(&mut self, core: &SimCore, v: &Value, out: &mut Vec<Message>) {
+        if v.get("channel").and_then(Value::as_str) == Some(BOOK_CHANNEL) {
+            for idx in product_idxs(core, v).unwrap_or_default() {
+                self.books.unsubscribe(idx);
+            }
+        }
+        let m = self.message("subscriptions", r#"[{"subscriptions":{}}]"#);
+        out.push(m);
+    }
+
+    /// Book messages: their `sequence_num`s are the venue's order, whatever the wire order
+    /// (a reordered pair arrives with swapped numbers), and dropped ones leave a hole.
+    fn book_messages(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        for (idx, push) in self.books.drain() {
+            let spec = &core.markets[idx].spec;
+            self.seq += u64::from(push.skipped);
+            let base = self.seq;
+            for d in &push.deltas {
+                let rank = push.deltas.iter().filter(|x| x.index < d.index).count() as u64;
+                let ev = l2_events(spec, "update", d, &mut self.ts);
+                out.push(Self::message_at(&mut self.ts, "l2_data", &ev, base + rank));
+            }
+            self.seq = base + push.deltas.len() as u64;
+        }
+        if let Some(n) = self.books.lagged {
+            self.lagged = Some(n);
+        }
+    }
+
     /// A `ticker` update: the touch after trade `t`.
     fn ticker_message(&mut self, spec: &MarketSpec, t: &RawTrade) -> Message {
         let bbo = spec.bbo(Some(t));
@@ -201,6 +322,7 @@ impl Conn {
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        self.book_messages(core, out);
         let idxs: Vec<usize> = self.subs.keys().copied().collect();
         for idx in idxs {
             let spec = &core.markets[idx].spec;
@@ -313,7 +435,7 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            _ = tick.tick(), if !conn.subs.is_empty() || conn.heartbeats => {
+            _ = tick.tick(), if !conn.subs.is_empty() || !conn.books.is_empty() || conn.heartbeats => {
                 conn.drain(&core, &mut data);
                 faults.mangle(&mut data, &mut conn_faults);
                 out.append(&mut data);

@@ -1,6 +1,8 @@
 //! Kraken spot WebSocket v2 (`/kraken/v2`): status on connect, per-symbol subscribe acks and
 //! rejects, `trade` (snapshot of the last 50 + batched updates), `ticker` (`event_trigger`
-//! `trades`/`bbo`), `ohlc` (interval 1), `ping`/`pong` and the idle heartbeat.
+//! `trades`/`bbo`), `ohlc` (interval 1), `book` (depth 10: snapshot, then the changes of the top
+//! 10 with the CRC32 of the top 10 on every message; `unsubscribe` then `subscribe` gives a
+//! fresh snapshot), `ping`/`pong` and the idle heartbeat.
 //!
 //! Requests Kraken does not document a response for (unparsable JSON, unknown method, bad
 //! params) get an invented but Kraken-shaped error: `{"error":"EGeneral:Invalid arguments:...",
@@ -26,6 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::book::BookSubs;
 use crate::faults::ConnFaults;
 use crate::format::Rfc3339;
 use crate::market::{Batch, MarketSpec};
@@ -35,6 +38,8 @@ use protocol::Reply;
 
 /// OHLC intervals Kraken accepts (minutes); the simulator serves 1 only.
 const KRAKEN_INTERVALS: [u64; 9] = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600];
+/// Book depths Kraken accepts; the simulator serves 10.
+const KRAKEN_BOOK_DEPTHS: [u64; 5] = [10, 25, 100, 500, 1000];
 
 /// The `connection_id` of the `n`-th connection: random-looking, above 2⁶³ for every other
 /// connection (real ids exceed `i64`, clients must parse them as `u64`).
@@ -53,6 +58,8 @@ enum Ch {
     /// With its `event_trigger`.
     Ticker(&'static str),
     Ohlc,
+    /// `book` at depth 10 (served by [`BookSubs`], not the trade batches).
+    Book,
 }
 
 impl Ch {
@@ -61,6 +68,7 @@ impl Ch {
             Ch::Trade => "trade",
             Ch::Ticker(_) => "ticker",
             Ch::Ohlc => "ohlc",
+            Ch::Book => "book",
         }
     }
 }
@@ -79,6 +87,7 @@ impl Sub {
             Ch::Trade => self.trade,
             Ch::Ticker(_) => self.ticker.is_some(),
             Ch::Ohlc => self.ohlc,
+            Ch::Book => false,
         }
     }
 
@@ -87,6 +96,7 @@ impl Sub {
             Ch::Trade => self.trade = on,
             Ch::Ticker(t) => self.ticker = on.then_some(t),
             Ch::Ohlc => self.ohlc = on,
+            Ch::Book => {}
         }
     }
 
@@ -134,6 +144,7 @@ fn push_batch(out: &mut Vec<Message>, spec: &MarketSpec, sub: &Sub, b: &Batch, t
 #[derive(Debug, Default)]
 struct Conn {
     subs: BTreeMap<usize, Sub>,
+    books: BookSubs,
     ts: Rfc3339,
     /// Set when a receiver fell too far behind: the connection is dropped.
     lagged: Option<u64>,
@@ -247,6 +258,15 @@ impl Conn {
                 }
                 Some(_) => return Err(bad("interval")),
             },
+            "book" => match params.get("depth").map(Value::as_u64) {
+                None | Some(Some(10)) => Ch::Book,
+                Some(Some(n)) if KRAKEN_BOOK_DEPTHS.contains(&n) => {
+                    return Err(format!(
+                        "EGeneral:Invalid arguments:depth {n} is not simulated (only 10)"
+                    ))
+                }
+                Some(_) => return Err(bad("depth")),
+            },
             other => {
                 return Err(format!(
                     "EGeneral:Invalid arguments:channel {other} not supported"
@@ -293,6 +313,7 @@ impl Conn {
                         result.push('"');
                     }
                     Ch::Ohlc => result.push_str(r#","interval":1"#),
+                    Ch::Book => result.push_str(r#","depth":10"#),
                     Ch::Trade => {}
                 }
                 result.push_str(if snapshot {
@@ -341,6 +362,27 @@ impl Conn {
         let Some(market) = core.markets.get(idx) else {
             return Err("Currency pair not supported");
         };
+        if ch == Ch::Book {
+            if self.books.contains(idx) {
+                return Err("Already subscribed");
+            }
+            let view = self
+                .books
+                .subscribe(core, idx)
+                .ok_or("Currency pair not supported")?;
+            let snap = snapshot.then(|| {
+                protocol::book(
+                    "snapshot",
+                    &market.spec,
+                    &view.bids,
+                    &view.asks,
+                    view.checksum,
+                    view.ts_us,
+                    &mut self.ts,
+                )
+            });
+            return Ok((Vec::new(), snap));
+        }
         let spec = &market.spec;
         let mut pending = Vec::new();
         let snap;
@@ -377,7 +419,8 @@ impl Conn {
                 Ch::Ticker(_) => {
                     protocol::ticker("snapshot", spec, &guard.stats, now, &mut self.ts)
                 }
-                Ch::Ohlc => {
+                // Served above, before the trade receiver is touched.
+                Ch::Ohlc | Ch::Book => {
                     protocol::ohlc("snapshot", spec, guard.candle.as_ref(), now, &mut self.ts)
                 }
             });
@@ -389,6 +432,9 @@ impl Conn {
     }
 
     fn unsubscribe(&mut self, idx: usize, ch: Ch) -> bool {
+        if ch == Ch::Book {
+            return self.books.unsubscribe(idx);
+        }
         let Some(sub) = self.subs.get_mut(&idx) else {
             return false;
         };
@@ -403,6 +449,26 @@ impl Conn {
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        for (idx, push) in self.books.drain() {
+            let Some(market) = core.markets.get(idx) else {
+                continue;
+            };
+            for d in &push.deltas {
+                out.push(Message::text(protocol::book(
+                    "update",
+                    &market.spec,
+                    &d.bids,
+                    &d.asks,
+                    d.checksum,
+                    d.ts_us,
+                    &mut self.ts,
+                )));
+            }
+        }
+        if let Some(n) = self.books.lagged {
+            self.lagged = Some(n);
+            return;
+        }
         for (&idx, sub) in &mut self.subs {
             let Some(market) = core.markets.get(idx) else {
                 continue;
@@ -497,7 +563,7 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            _ = tick.tick(), if !conn.subs.is_empty() => {
+            _ = tick.tick(), if !conn.subs.is_empty() || !conn.books.is_empty() => {
                 conn.drain(&core, &mut data);
                 faults.mangle(&mut data, &mut conn_faults);
                 out.append(&mut data);

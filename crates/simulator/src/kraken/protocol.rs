@@ -7,6 +7,7 @@ use tickrec_model::Venue;
 use crate::format::{
     push_fixed, push_fixed_signed, push_json_str, push_stripped, push_u64, Rfc3339,
 };
+use crate::book::{price_text, qty_text, Lvl};
 use crate::market::{CandleSnap, MarketSpec, Stats};
 use crate::tape::{push_price, push_qty, RawTrade, QTY_SCALE};
 
@@ -101,6 +102,48 @@ impl Reply<'_> {
 }
 
 /// `{"channel":"trade","type":<kind>,"data":[{symbol,side,price,qty,ord_type,trade_id,timestamp},..]}`
+/// A `book` push (`snapshot` or `update`): levels as `{"price":<number>,"qty":<number>}` with
+/// the pair's precisions (the checksum is computed over exactly these digits).
+pub(crate) fn book(
+    kind: &str,
+    spec: &MarketSpec,
+    bids: &[Lvl],
+    asks: &[Lvl],
+    checksum: Option<u32>,
+    ts_us: i64,
+    ts: &mut Rfc3339,
+) -> String {
+    let levels = |s: &mut String, levels: &[Lvl]| {
+        s.push('[');
+        for (i, &(p, q)) in levels.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(r#"{"price":"#);
+            s.push_str(&price_text(spec, p));
+            s.push_str(r#","qty":"#);
+            s.push_str(&qty_text(Venue::Kraken, q));
+            s.push('}');
+        }
+        s.push(']');
+    };
+    let mut s = String::with_capacity(160 + (bids.len() + asks.len()) * 48);
+    s.push_str(r#"{"channel":"book","type":""#);
+    s.push_str(kind);
+    s.push_str(r#"","data":[{"symbol":""#);
+    s.push_str(&spec.native);
+    s.push_str(r#"","bids":"#);
+    levels(&mut s, bids);
+    s.push_str(r#","asks":"#);
+    levels(&mut s, asks);
+    s.push_str(r#","checksum":"#);
+    push_u64(&mut s, u64::from(checksum.unwrap_or(0)));
+    s.push_str(r#","timestamp":""#);
+    ts.push_us(&mut s, ts_us);
+    s.push_str(r#""}]}"#);
+    s
+}
+
 pub(crate) fn trades<'a>(
     kind: &str,
     spec: &MarketSpec,

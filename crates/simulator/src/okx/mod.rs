@@ -2,8 +2,10 @@
 //! `{"op":"subscribe","args":[…]}` with one acknowledgement per arg (duplicates acknowledged
 //! again), errors with a string `code` echoing our `id`, `trades-all` pushes (one trade per
 //! message, on `/business` only — `/public` answers `60018`, as OKX does for a channel on the
-//! wrong endpoint), `bbo-tbt` on `/public` (the touch after each batch), and text `ping` →
-//! `pong`. The REST companion (`rest.rs`) serves
+//! wrong endpoint), `bbo-tbt` on `/public` (the touch after each batch), `books` on `/public`
+//! (a `snapshot` with `prevSeqId` -1, then `update`s chained by `prevSeqId` = the previous
+//! `seqId`, each with the CRC32 of the top 25), `unsubscribe` (a new `subscribe` then starts
+//! with a fresh snapshot), and text `ping` → `pong`. The REST companion (`rest.rs`) serves
 //! `history-trades`.
 
 pub(crate) mod rest;
@@ -24,6 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::book::{push_pairs, BookDelta, BookSubs};
 use crate::faults::ConnFaults;
 use crate::format::{push_i64, push_json_str, push_u64};
 use crate::market::{Batch, MarketSpec};
@@ -97,6 +100,34 @@ fn bbo_push(spec: &MarketSpec, t: &RawTrade) -> String {
     s
 }
 
+/// A `books` push: `action` `snapshot` (prevSeqId -1) or `update`.
+fn book_push(spec: &MarketSpec, action: &str, d: &BookDelta, prev_seq: Option<u64>) -> String {
+    let (bids, asks, ts_us, checksum, seq) = (&d.bids, &d.asks, d.ts_us, d.checksum, d.last_id);
+    let mut s = String::with_capacity(200 + (bids.len() + asks.len()) * 40);
+    s.push_str(r#"{"arg":{"channel":"books","instId":"#);
+    push_json_str(&mut s, &spec.native);
+    s.push_str(r#"},"action":""#);
+    s.push_str(action);
+    s.push_str(r#"","data":[{"asks":"#);
+    push_pairs(&mut s, spec, asks, r#","0","1""#);
+    s.push_str(r#","bids":"#);
+    push_pairs(&mut s, spec, bids, r#","0","1""#);
+    s.push_str(r#","ts":""#);
+    push_i64(&mut s, ts_us.div_euclid(1000));
+    s.push_str(r#"","checksum":"#);
+    // A signed 32-bit CRC on the wire.
+    push_i64(&mut s, i64::from(checksum.unwrap_or(0) as i32));
+    s.push_str(r#","seqId":"#);
+    push_u64(&mut s, seq);
+    s.push_str(r#","prevSeqId":"#);
+    match prev_seq {
+        Some(p) => push_u64(&mut s, p),
+        None => s.push_str("-1"),
+    }
+    s.push_str("}]}");
+    s
+}
+
 /// One market on one connection.
 #[derive(Debug)]
 struct Sub {
@@ -108,6 +139,7 @@ struct Sub {
 #[derive(Debug, Default)]
 struct Conn {
     subs: BTreeMap<usize, Sub>,
+    books: BookSubs,
     conn_id: String,
     lagged: Option<u64>,
 }
@@ -125,6 +157,18 @@ fn event(id: Option<&str>, body: &str, conn_id: &str) -> String {
     push_json_str(&mut s, conn_id);
     s.push('}');
     s
+}
+
+/// `"event":<event>,"arg":{"channel":…,"instId":…}`.
+fn arg_body(event: &str, channel: &str, inst: &str) -> String {
+    let mut body = String::from(r#""event":""#);
+    body.push_str(event);
+    body.push_str(r#"","arg":{"channel":"#);
+    push_json_str(&mut body, channel);
+    body.push_str(r#","instId":"#);
+    push_json_str(&mut body, inst);
+    body.push('}');
+    body
 }
 
 fn error(id: Option<&str>, code: &str, msg: &str, conn_id: &str) -> String {
@@ -166,6 +210,9 @@ impl Conn {
         ) else {
             return invalid(out, id, &self.conn_id);
         };
+        if op == "unsubscribe" {
+            return self.unsubscribe(core, id, args, out);
+        }
         if op != "subscribe" {
             let msg = format!("Invalid op: {op}");
             out.push(Message::text(error(id, "60019", &msg, &self.conn_id)));
@@ -185,6 +232,14 @@ impl Conn {
             let inst = arg.get("instId").and_then(Value::as_str).unwrap_or("");
             let idx = core.okx_by_inst.get(inst).copied();
             match (channel, endpoint, idx) {
+                ("books", Endpoint::Public, Some(idx)) => {
+                    out.push(Message::text(event(id, &arg_body("subscribe", channel, inst), &self.conn_id)));
+                    let spec = &core.markets[idx].spec;
+                    // A repeated subscription starts over with a fresh snapshot.
+                    if let Some(v) = self.books.subscribe(core, idx) {
+                        out.push(Message::text(book_push(spec, "snapshot", &v.to_delta(), None)));
+                    }
+                }
                 ("trades-all" | "bbo-tbt", Endpoint::Business | Endpoint::Public, Some(idx))
                     if (channel == "trades-all") == (endpoint == Endpoint::Business) =>
                 {
@@ -203,12 +258,7 @@ impl Conn {
                     } else {
                         sub.bbo = true;
                     }
-                    let mut body = String::from(r#""event":"subscribe","arg":{"channel":"#);
-                    push_json_str(&mut body, channel);
-                    body.push_str(r#","instId":"#);
-                    push_json_str(&mut body, inst);
-                    body.push('}');
-                    out.push(Message::text(event(id, &body, &self.conn_id)));
+                    out.push(Message::text(event(id, &arg_body("subscribe", channel, inst), &self.conn_id)));
                 }
                 _ => {
                     let msg = format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use the correct URL, channel and parameters referring to API document.");
@@ -218,7 +268,43 @@ impl Conn {
         }
     }
 
+    /// `unsubscribe`: each arg is acknowledged; data for it stops.
+    fn unsubscribe(&mut self, core: &SimCore, id: Option<&str>, args: &[Value], out: &mut Vec<Message>) {
+        for arg in args {
+            let channel = arg.get("channel").and_then(Value::as_str).unwrap_or("");
+            let inst = arg.get("instId").and_then(Value::as_str).unwrap_or("");
+            if let Some(&idx) = core.okx_by_inst.get(inst) {
+                match channel {
+                    "books" => {
+                        self.books.unsubscribe(idx);
+                    }
+                    "trades-all" | "bbo-tbt" => {
+                        if let Some(sub) = self.subs.get_mut(&idx) {
+                            if channel == "trades-all" {
+                                sub.trades = false;
+                            } else {
+                                sub.bbo = false;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(Message::text(event(id, &arg_body("unsubscribe", channel, inst), &self.conn_id)));
+        }
+    }
+
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        for (idx, push) in self.books.drain() {
+            let spec = &core.markets[idx].spec;
+            for d in &push.deltas {
+                out.push(Message::text(book_push(spec, "update", d, Some(d.first_id))));
+            }
+        }
+        if let Some(n) = self.books.lagged {
+            self.lagged = Some(n);
+            return;
+        }
         for (&idx, sub) in &mut self.subs {
             let spec = &core.markets[idx].spec;
             loop {
@@ -321,7 +407,7 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            _ = tick.tick(), if !conn.subs.is_empty() => {
+            _ = tick.tick(), if !conn.subs.is_empty() || !conn.books.is_empty() => {
                 conn.drain(&core, &mut data);
                 faults.mangle(&mut data, &mut conn_faults);
                 out.append(&mut data);

@@ -1,6 +1,8 @@
 //! Upbit quotation WebSocket (`/upbit/websocket/v1`, protocols.md §7): a request is one JSON
 //! array `[{ticket},{type,codes}…,{format}]` that replaces the connection's subscriptions; there
-//! is no acknowledgement; `orderbook` (served at one unit, the BBO) and `trade` pushes are `DEFAULT`-format JSON in **binary** frames with
+//! is no acknowledgement; `orderbook` (codes `KRW-BTC.1`: one unit, the BBO after each trade
+//! batch; codes `KRW-BTC` or `KRW-BTC.15`: the market's book, 15 units, a full snapshot on
+//! subscribe and after every change of those units) and `trade` pushes are `DEFAULT`-format JSON in **binary** frames with
 //! numbers as JSON numbers; the text `PING` is answered with `{"status":"UP"}`; a malformed
 //! request gets `{"error":{"name":"WRONG_FORMAT",…}}`. Trade ids (`sequential_id`) are unique
 //! but not contiguous: trade time in ms × 10⁴ + the tape id modulo 10⁴ ([`sequential_id`]). The
@@ -23,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::book::{price_text, qty_text, BookDelta, BookSubs, Lvl, UPBIT_UNITS};
 use crate::faults::ConnFaults;
 use crate::format::{push_i64, push_json_str, push_stripped, push_u64};
 use crate::market::{Batch, MarketSpec};
@@ -94,6 +97,42 @@ fn orderbook_push(spec: &MarketSpec, t: &RawTrade) -> Message {
     Message::binary(s.into_bytes())
 }
 
+/// A full `orderbook` message: the top [`UPBIT_UNITS`] units of the market's book (the i-th
+/// best ask beside the i-th best bid; a side with fewer levels is padded with zeros).
+fn book_push(spec: &MarketSpec, stream_type: &str, d: &BookDelta) -> Message {
+    let total = |levels: &[Lvl]| levels.iter().map(|l| u128::from(l.1)).sum::<u128>();
+    let mut s = String::with_capacity(256 + UPBIT_UNITS * 120);
+    s.push_str(r#"{"type":"orderbook","code":"#);
+    push_json_str(&mut s, &spec.native);
+    s.push_str(r#","timestamp":"#);
+    push_i64(&mut s, d.ts_us.div_euclid(1000));
+    s.push_str(r#","total_ask_size":"#);
+    push_stripped(&mut s, total(&d.asks), QTY_SCALE);
+    s.push_str(r#","total_bid_size":"#);
+    push_stripped(&mut s, total(&d.bids), QTY_SCALE);
+    s.push_str(r#","orderbook_units":["#);
+    for i in 0..d.asks.len().max(d.bids.len()) {
+        if i > 0 {
+            s.push(',');
+        }
+        let (ap, asz) = d.asks.get(i).copied().unwrap_or((0, 0));
+        let (bp, bsz) = d.bids.get(i).copied().unwrap_or((0, 0));
+        s.push_str(r#"{"ask_price":"#);
+        s.push_str(&price_text(spec, ap));
+        s.push_str(r#","bid_price":"#);
+        s.push_str(&price_text(spec, bp));
+        s.push_str(r#","ask_size":"#);
+        s.push_str(&qty_text(Venue::Upbit, asz));
+        s.push_str(r#","bid_size":"#);
+        s.push_str(&qty_text(Venue::Upbit, bsz));
+        s.push('}');
+    }
+    s.push_str(r#"],"stream_type":""#);
+    s.push_str(stream_type);
+    s.push_str(r#"","level":0}"#);
+    Message::binary(s.into_bytes())
+}
+
 /// One market on one connection.
 #[derive(Debug)]
 struct Sub {
@@ -105,6 +144,7 @@ struct Sub {
 #[derive(Debug, Default)]
 struct Conn {
     subs: BTreeMap<usize, Sub>,
+    books: BookSubs,
     lagged: Option<u64>,
 }
 
@@ -132,6 +172,7 @@ impl Conn {
         }
         // A request replaces the connection's subscriptions; unknown codes are silently ignored.
         let mut wanted: Vec<(usize, bool)> = Vec::new();
+        let mut books: Vec<usize> = Vec::new();
         for p in &parts {
             let trades = match p.get("type").and_then(Value::as_str) {
                 Some("trade") => true,
@@ -140,11 +181,29 @@ impl Conn {
             };
             let codes = p.get("codes").and_then(Value::as_array);
             for code in codes.into_iter().flatten().filter_map(Value::as_str) {
-                // `KRW-BTC.1`: the depth suffix (one unit is all this simulator serves).
-                let code = code.split_once('.').map_or(code, |(c, _)| c);
-                if let Some(&idx) = core.upbit_by_code.get(code) {
-                    wanted.push((idx, trades));
+                // `KRW-BTC.1`: one unit (the BBO); no suffix or `.15`: the book.
+                let (code, units) = code.split_once('.').unwrap_or((code, ""));
+                let Some(&idx) = core.upbit_by_code.get(code) else {
+                    continue;
+                };
+                match (trades, units) {
+                    (false, "" | "15") => books.push(idx),
+                    (false, "1") | (true, _) => wanted.push((idx, trades)),
+                    // Other unit counts are not simulated.
+                    (false, _) => {}
                 }
+            }
+        }
+        // The book: a fresh snapshot for every market asked for, nothing for the others.
+        let old: Vec<usize> = (0..core.markets.len())
+            .filter(|i| self.books.contains(*i) && !books.contains(i))
+            .collect();
+        for idx in old {
+            self.books.unsubscribe(idx);
+        }
+        for idx in books {
+            if let Some(v) = self.books.subscribe(core, idx) {
+                out.push(book_push(&core.markets[idx].spec, "SNAPSHOT", &v.to_delta()));
             }
         }
         self.subs
@@ -173,6 +232,16 @@ impl Conn {
     }
 
     fn drain(&mut self, core: &SimCore, out: &mut Vec<Message>) {
+        for (idx, push) in self.books.drain() {
+            let spec = &core.markets[idx].spec;
+            for d in &push.deltas {
+                out.push(book_push(spec, "REALTIME", d));
+            }
+        }
+        if let Some(n) = self.books.lagged {
+            self.lagged = Some(n);
+            return;
+        }
         for (&idx, sub) in &mut self.subs {
             let spec = &core.markets[idx].spec;
             loop {
@@ -269,7 +338,7 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            _ = tick.tick(), if !conn.subs.is_empty() => {
+            _ = tick.tick(), if !conn.subs.is_empty() || !conn.books.is_empty() => {
                 conn.drain(&core, &mut data);
                 faults.mangle(&mut data, &mut conn_faults);
                 out.append(&mut data);

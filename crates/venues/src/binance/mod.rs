@@ -1,5 +1,7 @@
-//! Binance spot: `trade`, `aggTrade`, `bookTicker` and `kline_<interval>` over the combined
-//! stream (`/stream?streams=...`); diff and partial depth frames are parsed too (books come later).
+//! Binance spot: `trade`, `aggTrade`, `bookTicker`, `kline_<interval>` and the diff book stream
+//! `depth@100ms` over the combined stream (`/stream?streams=...`). The book starts from the REST
+//! `/api/v3/depth` snapshot ([`VenueAdapter::book_snapshot_url`]); `U`/`u` align the stream to its
+//! `lastUpdateId`, so a resync refetches the snapshot (no resync messages).
 
 pub mod heartbeat;
 pub mod messages;
@@ -117,5 +119,23 @@ impl VenueAdapter for BinanceAdapter {
                 .ok()?
                 .to_ascii_uppercase(),
         )))
+    }
+
+    fn book_snapshot_url(&self, symbol: &str, rest_base: &str) -> Option<String> {
+        let native = symbols::native_stream_symbol(symbol).ok()?;
+        Some(rest::depth_snapshot_url(
+            rest_base,
+            &native.to_ascii_uppercase(),
+        ))
+    }
+
+    fn parse_book_snapshot(
+        &self,
+        symbol: &Arc<str>,
+        body: &[u8],
+        ts_recv_us: i64,
+    ) -> Result<tickrec_model::BookUpdate, String> {
+        rest::parse_depth_snapshot(symbol, body, ts_recv_us)
+            .map_err(|inv| format!("{}: {}", inv.reason, inv.detail))
     }
 }

@@ -222,7 +222,8 @@ fn kline(symbol: &Arc<str>, data: &str, ts_recv_us: i64) -> Result<Event, Invali
     }))
 }
 
-fn levels(side: &str, raw: &[[&str; 2]]) -> Result<Vec<Level>, Invalid> {
+/// `[[price, qty], …]` levels: exact positive prices, quantities ≥ 0 (0 removes a level).
+pub(crate) fn levels(side: &str, raw: &[[&str; 2]]) -> Result<Vec<Level>, Invalid> {
     raw.iter()
         .map(|[p, q]| {
             Ok(Level {

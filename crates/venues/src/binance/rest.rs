@@ -1,11 +1,12 @@
 //! Binance REST backfill: request URLs and exact parsers for `aggTrades` and `historicalTrades`
-//! (both page by `fromId`, inclusive, ascending, at most 1000 per call).
+//! (both page by `fromId`, inclusive, ascending, at most 1000 per call), and the `depth` book
+//! snapshot the diff stream (`<symbol>@depth@100ms`) is synchronised against.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use tickrec_model::{Trade, TradeId, TradeKind, Venue};
+use tickrec_model::{BookKind, BookUpdate, Trade, TradeId, TradeKind, Venue};
 
 use crate::validate::{self, json_invalid, Invalid};
 use crate::{BackfillCursor, TradeGap};
@@ -15,6 +16,54 @@ pub const DEFAULT_REST_URL: &str = "https://api.binance.com";
 
 /// Most rows Binance returns per call.
 pub const MAX_LIMIT: u32 = 1000;
+
+/// Levels per side asked of `/api/v3/depth` (weight 50; deeper costs 250).
+pub const DEPTH_LIMIT: u32 = 1000;
+
+/// `GET /api/v3/depth?symbol=BTCUSDT&limit=1000`.
+pub fn depth_snapshot_url(base: &str, native_upper: &str) -> String {
+    format!(
+        "{}/api/v3/depth?symbol={native_upper}&limit={DEPTH_LIMIT}",
+        base.trim_end_matches('/')
+    )
+}
+
+/// `{"lastUpdateId":N,"bids":[["p","q"],…],"asks":[…]}`.
+#[derive(Deserialize)]
+struct RestDepth<'a> {
+    #[serde(rename = "lastUpdateId")]
+    last_update_id: u64,
+    #[serde(borrow)]
+    bids: Vec<[&'a str; 2]>,
+    #[serde(borrow)]
+    asks: Vec<[&'a str; 2]>,
+}
+
+/// Parses a `/api/v3/depth` reply into a snapshot whose `last_update_id` is `lastUpdateId`.
+///
+/// # Errors
+/// [`Invalid`] when the body is not a depth reply or a level is not an exact positive price
+/// with a non-negative quantity.
+pub fn parse_depth_snapshot(
+    symbol: &Arc<str>,
+    body: &[u8],
+    ts_recv_us: i64,
+) -> Result<BookUpdate, Invalid> {
+    let m: RestDepth<'_> = serde_json::from_slice(body).map_err(|e| json_invalid("depth", &e))?;
+    Ok(BookUpdate {
+        venue: Venue::Binance,
+        symbol: symbol.clone(),
+        kind: BookKind::Snapshot,
+        first_update_id: None,
+        last_update_id: Some(m.last_update_id),
+        bids: crate::binance::parse::levels("bids", &m.bids)?,
+        asks: crate::binance::parse::levels("asks", &m.asks)?,
+        checksum: None,
+        ts_exchange_us: None,
+        ts_recv_us,
+        verified: false,
+    })
+}
 
 /// `GET /api/v3/aggTrades?symbol=BTCUSDT&fromId=N&limit=L`.
 pub fn agg_trades_url(base: &str, native_upper: &str, from_id: u64, limit: u32) -> String {

@@ -23,20 +23,15 @@ pub fn stream_name(symbol: &str, channel: Channel) -> Result<String, VenueError>
         Channel::Trades => "trade".to_string(),
         Channel::AggTrades => "aggTrade".to_string(),
         Channel::Bbo => "bookTicker".to_string(),
-        Channel::Book => {
-            return Err(VenueError::UnsupportedChannel {
-                venue: Venue::Binance,
-                channel,
-                supported: "trades, agg_trades, bbo, candles",
-            })
-        }
+        // The diff stream; the book starts from the REST snapshot (`rest::depth_snapshot_url`).
+        Channel::Book => "depth@100ms".to_string(),
         Channel::Candles(secs) => match binance_interval(secs) {
             Some(i) => format!("kline_{i}"),
             None => {
                 return Err(VenueError::UnsupportedChannel {
                     venue: Venue::Binance,
                     channel,
-                    supported: "trades, agg_trades, bbo, candles_{1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,8h,12h,1d,3d,1w}",
+                    supported: "trades, agg_trades, bbo, book, candles_{1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,8h,12h,1d,3d,1w}",
                 })
             }
         },

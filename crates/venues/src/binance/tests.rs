@@ -8,6 +8,8 @@ use super::BinanceAdapter;
 use crate::{Frame, FrameKind, MarketSub, VenueAdapter};
 
 const CAPTURE: &str = include_str!("../../tests/fixtures/BINANCE.ws.1.0");
+/// REST `/api/v3/depth` replies of the same session (`URL -> UNIX_SECONDS: BODY` lines).
+const HTTP_CAPTURE: &str = include_str!("../../tests/fixtures/BINANCE.http.0.0");
 
 fn adapter() -> BinanceAdapter {
     let all = vec![
@@ -291,4 +293,143 @@ fn stream_names_and_url() {
         channels: vec![Channel::Trades],
     };
     assert!(BinanceAdapter::new(&[bad]).is_err());
+}
+
+/// `(url, body)` of every captured REST reply.
+fn http_replies() -> Vec<(&'static str, &'static str)> {
+    HTTP_CAPTURE
+        .lines()
+        .filter_map(|l| {
+            let (url, rest) = l.split_once(" -> ")?;
+            Some((url, rest.split_once(": ")?.1))
+        })
+        .collect()
+}
+
+fn book_adapter(symbols: &[&str]) -> BinanceAdapter {
+    let markets: Vec<MarketSub> = symbols
+        .iter()
+        .map(|s| MarketSub {
+            symbol: Arc::from(*s),
+            channels: vec![Channel::Book],
+        })
+        .collect();
+    BinanceAdapter::new(&markets).expect("valid markets")
+}
+
+#[test]
+fn book_channel_subscribes_the_100ms_diff_stream_and_fetches_depth_1000() {
+    let a = book_adapter(&["NKN/USDT", "BLZ/ETH"]);
+    assert_eq!(a.streams(), ["nknusdt@depth@100ms", "blzeth@depth@100ms"]);
+    // The captured session asked for exactly this URL.
+    assert_eq!(
+        a.book_snapshot_url("NKN/USDT", "https://api.binance.com/")
+            .as_deref(),
+        Some(http_replies()[0].0)
+    );
+    assert!(a.book_resync_messages("NKN/USDT").is_empty());
+}
+
+#[test]
+fn rest_depth_snapshots_exact_values() {
+    let a = book_adapter(&["NKN/USDT"]);
+    let replies = http_replies();
+    assert_eq!(replies.len(), 4);
+    let symbol: Arc<str> = Arc::from("NKN/USDT");
+    let b = a
+        .parse_book_snapshot(&symbol, replies[0].1.as_bytes(), 7)
+        .expect("snapshot");
+    assert_eq!(b.kind, BookKind::Snapshot);
+    assert_eq!(
+        (b.first_update_id, b.last_update_id),
+        (None, Some(499_869_752))
+    );
+    assert_eq!((b.bids.len(), b.asks.len()), (609, 1000));
+    assert_eq!(b.bids[0].price.to_string(), "0.35210000");
+    assert_eq!(b.bids[0].qty.to_string(), "672.00000000");
+    assert_eq!(b.bids[4].price.to_string(), "0.35160000");
+    assert_eq!(b.bids[4].qty.to_string(), "15356.00000000");
+    assert!(b.asks[0].price > b.bids[0].price);
+    assert_eq!((b.ts_recv_us, b.checksum, b.verified), (7, None, false));
+    // Every captured snapshot parses, best first on both sides.
+    for (url, body) in &replies {
+        let b = a
+            .parse_book_snapshot(&symbol, body.as_bytes(), 0)
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(b.bids.windows(2).all(|w| w[0].price > w[1].price), "{url}");
+        assert!(b.asks.windows(2).all(|w| w[0].price < w[1].price), "{url}");
+    }
+    for bad in [
+        "",
+        "{}",
+        r#"{"lastUpdateId":1,"bids":[["x","1"]],"asks":[]}"#,
+        r#"{"lastUpdateId":1,"bids":[["1","-1"]],"asks":[]}"#,
+        r#"{"lastUpdateId":-1,"bids":[],"asks":[]}"#,
+    ] {
+        assert!(
+            a.parse_book_snapshot(&symbol, bad.as_bytes(), 0).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+/// The adapter's events, aligned by `tickrec-book`'s Binance rule, rebuild every captured book
+/// without a gap and never crossed, agreeing with the venue's own best bid/offer.
+#[test]
+fn captured_stream_syncs_on_the_captured_snapshots() {
+    use tickrec_book::{BinanceSync, BookTracker, Checksum, Step};
+    use tickrec_model::BookUpdate;
+
+    let symbols = ["NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR"];
+    let a = adapter();
+    let book = book_adapter(&symbols);
+    let mut syncs: Vec<BinanceSync<BookUpdate>> =
+        symbols.iter().map(|_| BinanceSync::new(10_000)).collect();
+    let mut trackers: Vec<BookTracker> = symbols
+        .iter()
+        .map(|_| BookTracker::new(Checksum::None, None))
+        .collect();
+    let at = |s: &str| symbols.iter().position(|x| *x == s).expect("symbol");
+    for f in frames() {
+        let (_, ev) = parse_one(&a, f);
+        if let Event::Book(u) = &ev[0] {
+            let i = at(&u.symbol);
+            let (first, last) = (u.first_update_id.expect("U"), u.last_update_id.expect("u"));
+            match syncs[i].on_delta(first, last, u.clone()) {
+                Step::Apply(u) => {
+                    trackers[i].on_delta(&u.bids, &u.asks, None, 0);
+                }
+                Step::Buffered | Step::Ignore => {}
+                Step::Gap { expected, got } => panic!("{}: gap {expected} → {got}", u.symbol),
+            }
+        }
+    }
+    // The REST replies were fetched after the stream started: apply each with what it covers.
+    let mut applied = 0;
+    for (url, body) in http_replies() {
+        let native = url
+            .split("symbol=")
+            .nth(1)
+            .and_then(|s| s.split('&').next())
+            .expect("symbol");
+        let i = symbols
+            .iter()
+            .position(|s| s.replace('/', "") == native)
+            .expect("known symbol");
+        let symbol: Arc<str> = Arc::from(symbols[i]);
+        let snap = book
+            .parse_book_snapshot(&symbol, body.as_bytes(), 0)
+            .expect("snapshot");
+        let pending = syncs[i]
+            .on_snapshot(snap.last_update_id.expect("lastUpdateId"))
+            .expect("the capture syncs");
+        trackers[i].on_snapshot(&snap.bids, &snap.asks, None, 0);
+        for u in &pending {
+            trackers[i].on_delta(&u.bids, &u.asks, None, 0);
+            applied += 1;
+        }
+        assert!(trackers[i].is_live());
+        assert!(!trackers[i].book().is_crossed(), "{}", symbols[i]);
+    }
+    assert!(applied > 0, "some buffered deltas continue the snapshots");
 }

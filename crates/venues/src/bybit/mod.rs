@@ -1,5 +1,6 @@
-//! Bybit v5 spot and linear perpetuals: `publicTrade`, `orderbook.1` as the best bid/offer and
-//! `kline`; deeper `orderbook.N` frames are parsed too (books come later). JSON ping every 20 s;
+//! Bybit v5 spot and linear perpetuals: `publicTrade`, `orderbook.1` as the best bid/offer,
+//! `orderbook.50` as the book (snapshot then deltas, `u` +1 per message; a resync is
+//! `unsubscribe` + `subscribe` of the topic, answered by a fresh snapshot) and `kline`. JSON ping every 20 s;
 //! at most 10 topics per spot request; REST `recent-trade` backfill (the last 60 spot trades
 //! only — a longer outage is reported as unrepaired).
 
@@ -124,5 +125,18 @@ impl VenueAdapter for BybitAdapter {
         Some(Box::new(rest::BybitBackfill::new(
             gap, rest_base, category, &native,
         )))
+    }
+
+    fn book_resync_messages(&self, symbol: &str) -> Vec<String> {
+        self.requests
+            .iter()
+            .find_map(|r| {
+                let one = std::slice::from_ref(r.book_topic(symbol)?);
+                Some(vec![
+                    subscribe::op_message(r.req_id, "unsubscribe", one),
+                    subscribe::op_message(r.req_id, "subscribe", one),
+                ])
+            })
+            .unwrap_or_default()
     }
 }

@@ -261,16 +261,22 @@ fn book(
     data: &RawValue,
     ts_recv_us: i64,
 ) -> Result<Event, Invalid> {
+    let kind = match env.kind.as_deref() {
+        Some("snapshot") => BookKind::Snapshot,
+        Some("delta") => BookKind::Delta,
+        other => {
+            return Err(Invalid::new(
+                RejectReason::UnknownMessage,
+                format!("orderbook push of type {:?}", other.unwrap_or("")),
+            ))
+        }
+    };
     let m: BookData<'_> =
         serde_json::from_str(data.get()).map_err(|e| json_invalid("orderbook", &e))?;
     Ok(Event::Book(BookUpdate {
         venue: VENUE,
         symbol: symbol.clone(),
-        kind: if env.kind.as_deref() == Some("delta") {
-            BookKind::Delta
-        } else {
-            BookKind::Snapshot
-        },
+        kind,
         first_update_id: None,
         last_update_id: Some(m.update_id),
         bids: levels("b", &m.bids)?,

@@ -16,6 +16,9 @@ pub const MAX_SPOT_TOPICS_PER_REQUEST: usize = 10;
 /// Topics per request on linear (limited only by the 21,000-character args cap).
 pub const MAX_LINEAR_TOPICS_PER_REQUEST: usize = 100;
 
+/// Levels per side of the `book` channel (`orderbook.50`).
+pub const BOOK_DEPTH: usize = 50;
+
 /// Bybit kline interval of a candle length.
 pub fn kline_interval(secs: u32) -> Option<&'static str> {
     Some(match secs {
@@ -54,11 +57,13 @@ pub fn topic(symbol: &str, channel: Channel) -> Result<String, VenueError> {
         Channel::Trades => format!("publicTrade.{n}"),
         // Spot tickers carry no bid/ask: the one-level book is Bybit's BBO stream.
         Channel::Bbo => format!("orderbook.1.{n}"),
+        // 50 levels, snapshot then deltas every 20 ms with `u` rising by one per message.
+        Channel::Book => format!("orderbook.{BOOK_DEPTH}.{n}"),
         Channel::Candles(secs) => match kline_interval(secs) {
             Some(i) => format!("kline.{i}.{n}"),
             None => return Err(unsupported(channel)),
         },
-        Channel::AggTrades | Channel::Book => return Err(unsupported(channel)),
+        Channel::AggTrades => return Err(unsupported(channel)),
     })
 }
 
@@ -66,7 +71,7 @@ fn unsupported(channel: Channel) -> VenueError {
     VenueError::UnsupportedChannel {
         venue: Venue::Bybit,
         channel,
-        supported: "trades, bbo, candles_{1m,3m,5m,15m,30m,1h,2h,4h,6h,12h,1d,1w}",
+        supported: "trades, bbo, book, candles_{1m,3m,5m,15m,30m,1h,2h,4h,6h,12h,1d,1w}",
     }
 }
 
@@ -82,8 +87,20 @@ pub struct Request {
 impl Request {
     /// The JSON text of the request.
     pub fn message(&self) -> String {
-        json!({"req_id": self.req_id.to_string(), "op": "subscribe", "args": self.topics})
-            .to_string()
+        op_message(self.req_id, "subscribe", &self.topics)
+    }
+}
+
+/// `{"req_id":"N","op":<op>,"args":[topics]}`.
+pub fn op_message(req_id: u64, op: &str, topics: &[String]) -> String {
+    json!({"req_id": req_id.to_string(), "op": op, "args": topics}).to_string()
+}
+
+impl Request {
+    /// The `orderbook.50` topic of `symbol` if this request carries it.
+    pub fn book_topic(&self, symbol: &str) -> Option<&String> {
+        let t = topic(symbol, Channel::Book).ok()?;
+        self.topics.iter().find(|x| **x == t)
     }
 }
 

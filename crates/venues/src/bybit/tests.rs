@@ -234,3 +234,122 @@ fn subscription_requests_respect_the_spot_topic_limit() {
     ]);
     assert!(matches!(mixed, Err(VenueError::SplitConnection { .. })));
 }
+
+/// Real spot `orderbook.50` snapshot and its next delta (protocols.md §6.2), shortened to the
+/// levels the document quotes.
+const BOOK_SNAPSHOT: &str = r#"{"topic":"orderbook.50.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[["75848.74","0.067669"],["75848.63","0.004772"],["75848.61","0.00659"],["75837.24","0.119228"],["75837.13","0.152844"]],"a":[["75848.75","0.747137"],["75848.89","0.060306"],["75848.9","0.1"],["75864.76","0.000072"],["75864.81","0.002018"]],"u":2876700,"seq":47474967795},"cts":1731035685323}"#;
+const BOOK_DELTA: &str = r#"{"topic":"orderbook.50.BTCUSDT","ts":1731035685345,"type":"delta","data":{"s":"BTCUSDT","b":[["75848.62","0.014895"],["75837.13","0"]],"a":[["75848.89","0.088149"],["75851.44","0.078379"],["75852.65","0"],["75855.23","0.260219"],["75857.74","0.049778"]],"u":2876701,"seq":47474967823},"cts":1731035685342}"#;
+
+fn book_spot() -> BybitAdapter {
+    BybitAdapter::new(&[
+        market("BTC/USDT", &[Channel::Bbo, Channel::Book]),
+        market("MNT/USDT", &[Channel::Book]),
+    ])
+    .expect("spot")
+}
+
+#[test]
+fn book_snapshot_then_delta_exact_values() {
+    let a = book_spot();
+    let (kind, ev) = parse(&a, BOOK_SNAPSHOT);
+    assert_eq!(kind, FrameKind::Data);
+    let Event::Book(s) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!(s.kind, BookKind::Snapshot);
+    assert_eq!(
+        (s.first_update_id, s.last_update_id),
+        (None, Some(2_876_700))
+    );
+    assert_eq!(s.checksum, None);
+    assert_eq!(
+        s.ts_exchange_us,
+        Some(1_731_035_685_323_000),
+        "cts, the matching-engine time"
+    );
+    assert_eq!(s.asks[2].price.to_string(), "75848.9");
+    assert_eq!(s.bids[2].qty.to_string(), "0.00659");
+    let (_, ev) = parse(&a, BOOK_DELTA);
+    let Event::Book(d) = &ev[0] else {
+        panic!("not a book")
+    };
+    let mut t = tickrec_book::BookTracker::new(tickrec_book::Checksum::None, Some(50));
+    t.on_snapshot(&s.bids, &s.asks, None, 0);
+    let mut seq = tickrec_book::Consecutive::new();
+    seq.on_snapshot(s.last_update_id.expect("u"));
+    assert_eq!(
+        seq.on_delta(d.last_update_id.expect("u")),
+        tickrec_book::Step::Apply(())
+    );
+    t.on_delta(&d.bids, &d.asks, None, 0);
+    let book = t.book();
+    assert_eq!(
+        book.depth(tickrec_book::BookSide::Bid),
+        5,
+        "75837.13 removed, 75848.62 added"
+    );
+    assert_eq!(
+        book.best_ask().map(|l| l.price.to_string()).as_deref(),
+        Some("75848.75")
+    );
+    assert!(!book.is_crossed());
+}
+
+#[test]
+fn book_subscription_and_resync_messages() {
+    let a = book_spot();
+    let sub: serde_json::Value = serde_json::from_str(&a.subscribe_messages()[0]).expect("json");
+    assert_eq!(
+        sub,
+        serde_json::json!({"req_id":"1","op":"subscribe",
+            "args":["orderbook.1.BTCUSDT","orderbook.50.BTCUSDT","orderbook.50.MNTUSDT"]})
+    );
+    let resync: Vec<serde_json::Value> = a
+        .book_resync_messages("MNT/USDT")
+        .iter()
+        .map(|m| serde_json::from_str(m).expect("json"))
+        .collect();
+    assert_eq!(
+        resync,
+        [
+            serde_json::json!({"req_id":"1","op":"unsubscribe","args":["orderbook.50.MNTUSDT"]}),
+            serde_json::json!({"req_id":"1","op":"subscribe","args":["orderbook.50.MNTUSDT"]}),
+        ]
+    );
+    assert!(
+        spot().book_resync_messages("BTC/USDT").is_empty(),
+        "no book channel"
+    );
+    let unsub = r#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"1","op":"unsubscribe"}"#;
+    assert_eq!(parse(&a, unsub).0, FrameKind::Status);
+}
+
+#[test]
+fn malformed_book_frames_become_rejects() {
+    let a = book_spot();
+    for (frame, reason) in [
+        (
+            BOOK_DELTA.replace(r#""type":"delta""#, r#""type":"partial""#),
+            RejectReason::UnknownMessage,
+        ),
+        (
+            BOOK_DELTA.replace(r#""u":2876701,"#, ""),
+            RejectReason::MissingField,
+        ),
+        (
+            BOOK_DELTA.replace(r#""75848.62""#, r#""0""#),
+            RejectReason::NonPositivePrice,
+        ),
+        (
+            BOOK_DELTA.replace(r#""0.014895""#, r#""1e""#),
+            RejectReason::BadNumber,
+        ),
+        (
+            BOOK_DELTA.replace("orderbook.50.BTCUSDT", "orderbook.50.ETHUSDT"),
+            RejectReason::UnknownSymbol,
+        ),
+        (BOOK_DELTA[..80].to_string(), RejectReason::MalformedJson),
+    ] {
+        assert_eq!(reject_reason(&a, &frame), reason, "{frame}");
+    }
+}

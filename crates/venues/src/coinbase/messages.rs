@@ -131,6 +131,34 @@ pub struct CandleItem<'a> {
     pub product_id: Cow<'a, str>,
 }
 
+/// An `l2_data` event: a product's full book (`snapshot`) or changes (`update`).
+#[derive(Deserialize)]
+pub struct L2Event<'a> {
+    /// `snapshot` or `update`.
+    #[serde(borrow, rename = "type")]
+    pub kind: Cow<'a, str>,
+    /// Product id.
+    #[serde(borrow)]
+    pub product_id: Cow<'a, str>,
+    /// Level changes, in order.
+    #[serde(borrow)]
+    pub updates: Vec<L2Update<'a>>,
+}
+
+/// One level of an `l2_data` event: the new total at a price (`"0"` removes it).
+#[derive(Deserialize)]
+pub struct L2Update<'a> {
+    /// `bid` or `offer`.
+    #[serde(borrow)]
+    pub side: Cow<'a, str>,
+    /// Price.
+    #[serde(borrow)]
+    pub price_level: Cow<'a, str>,
+    /// New quantity at the price.
+    #[serde(borrow)]
+    pub new_quantity: Cow<'a, str>,
+}
+
 /// REST `…/market/products/{id}/ticker` reply.
 #[derive(Deserialize)]
 pub struct RestTicker<'a> {

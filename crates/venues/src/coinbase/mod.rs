@@ -1,6 +1,9 @@
-//! Coinbase Advanced Trade public market data: `market_trades`, `ticker` (BBO) and `candles`
-//! (5-minute), with `heartbeats` on every connection and the connection-wide `sequence_num`
-//! checked; REST backfill from the public `market/products/{id}/ticker` trades.
+//! Coinbase Advanced Trade public market data: `market_trades`, `ticker` (BBO), `candles`
+//! (5-minute) and `level2` (the book, pushed on `l2_data`: a full snapshot, then updates carrying
+//! new totals), with `heartbeats` on every connection and the connection-wide `sequence_num`
+//! checked (a jump reconnects, which also resyncs every book); a single book is resynced by
+//! `unsubscribe` + `subscribe` of `level2` for its product. REST backfill from the public
+//! `market/products/{id}/ticker` trades.
 
 pub mod heartbeat;
 pub mod messages;
@@ -123,5 +126,23 @@ impl VenueAdapter for CoinbaseAdapter {
             rest_base,
             symbols::product_id(&gap.symbol).ok()?,
         )))
+    }
+
+    fn book_resync_messages(&self, symbol: &str) -> Vec<String> {
+        let Ok(id) = symbols::product_id(symbol) else {
+            return Vec::new();
+        };
+        let subscribed = self
+            .requests
+            .iter()
+            .any(|r| r.channel == subscribe::BOOK_CHANNEL && r.product_ids.contains(&id));
+        if !subscribed {
+            return Vec::new();
+        }
+        let one = [id];
+        vec![
+            subscribe::op_message("unsubscribe", subscribe::BOOK_CHANNEL, &one),
+            subscribe::op_message("subscribe", subscribe::BOOK_CHANNEL, &one),
+        ]
     }
 }

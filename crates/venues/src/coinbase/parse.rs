@@ -8,10 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
-use tickrec_model::{Candle, Event, Quote, RejectReason, Side, Trade, TradeId, TradeKind, Venue};
+use tickrec_model::{
+    BookKind, BookUpdate, Candle, Event, Level, Quote, RejectReason, Side, Trade, TradeId,
+    TradeKind, Venue,
+};
 
 use crate::coinbase::messages::{
-    CandlesEvent, Envelope, TickerEvent, TradeItem, TradesEvent, TradesEventItems,
+    CandlesEvent, Envelope, L2Event, TickerEvent, TradeItem, TradesEvent, TradesEventItems,
 };
 use crate::coinbase::subscribe::CANDLE_SECS;
 use crate::coinbase::symbols::SymbolMap;
@@ -173,7 +176,7 @@ impl Parser {
                 self.confirm(env.events.as_ref());
                 return FrameKind::SubscribeAck(1);
             }
-            "market_trades" | "ticker" | "ticker_batch" | "candles" => {}
+            "market_trades" | "ticker" | "ticker_batch" | "candles" | "l2_data" => {}
             _ => {
                 let inv = Invalid::new(
                     RejectReason::UnknownMessage,
@@ -205,6 +208,9 @@ impl Parser {
                 return FrameKind::Rejected;
             }
         };
+        if channel == "l2_data" {
+            return self.l2_data(events, push_ts, ts_recv_us, out);
+        }
         let mut good = 0usize;
         let mut bad = 0usize;
         for ev in events {
@@ -407,6 +413,99 @@ impl Parser {
         }
     }
 
+    /// `l2_data` events → one [`BookUpdate`] per (product, kind) of the frame, the levels of its
+    /// events merged in order (a later change to a price overrides an earlier one when applied).
+    /// A bad event or level rejects its whole (product, kind) group: a book update missing one
+    /// level would leave a wrong book that looks right.
+    fn l2_data(
+        &self,
+        events: &[&RawValue],
+        push_ts: i64,
+        ts_recv_us: i64,
+        out: &mut Vec<Event>,
+    ) -> FrameKind {
+        // One group per (product, kind) in first-seen order, with the raw events it came from.
+        let mut groups: Vec<L2Group<'_>> = Vec::new();
+        for ev in events {
+            let parsed = serde_json::from_str::<L2Event<'_>>(ev.get())
+                .map_err(|e| (None, json_invalid("l2_data", &e)))
+                .and_then(|m| {
+                    let symbol = self.symbol(&m.product_id)?;
+                    let kind = match &*m.kind {
+                        "snapshot" => BookKind::Snapshot,
+                        "update" => BookKind::Delta,
+                        other => {
+                            let inv = Invalid::new(
+                                RejectReason::UnknownMessage,
+                                format!("l2_data event of type `{other}`"),
+                            );
+                            return Err((Some(symbol), inv));
+                        }
+                    };
+                    Ok((symbol, kind, m))
+                });
+            let (symbol, kind, m) = match parsed {
+                Ok(p) => p,
+                Err((symbol, inv)) => {
+                    push_reject(out, VENUE, symbol, inv, ev.get().as_bytes(), ts_recv_us);
+                    continue;
+                }
+            };
+            let i = match groups
+                .iter()
+                .position(|g| g.symbol == symbol && g.kind == kind)
+            {
+                Some(i) => i,
+                None => {
+                    groups.push(L2Group {
+                        book: Ok(BookUpdate {
+                            venue: VENUE,
+                            symbol: symbol.clone(),
+                            kind,
+                            first_update_id: None,
+                            last_update_id: None,
+                            bids: Vec::new(),
+                            asks: Vec::new(),
+                            checksum: None,
+                            ts_exchange_us: Some(push_ts),
+                            ts_recv_us,
+                            verified: false,
+                        }),
+                        symbol,
+                        kind,
+                        raws: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let g = &mut groups[i];
+            g.raws.push(ev.get());
+            if let Ok(book) = &mut g.book {
+                if let Err(inv) = add_l2_levels(book, &m) {
+                    g.book = Err(inv);
+                }
+            }
+        }
+        let mut good = 0usize;
+        for g in groups {
+            match g.book {
+                Ok(book) => {
+                    good += 1;
+                    out.push(Event::Book(book));
+                }
+                Err(inv) => {
+                    let raw = format!("[{}]", g.raws.join(","));
+                    push_reject(out, VENUE, Some(g.symbol), inv, raw.as_bytes(), ts_recv_us);
+                }
+            }
+        }
+        if good == 0 && !events.is_empty() {
+            FrameKind::Rejected
+        } else {
+            FrameKind::Data
+        }
+    }
+
     fn running_candle(&self, candle: Candle, ts_recv_us: i64, out: &mut Vec<Event>) {
         // A poisoned lock only means another parse panicked mid-update; the map is still usable.
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -425,4 +524,34 @@ impl Parser {
         }
         out.push(Event::Candle(candle));
     }
+}
+
+/// The `l2_data` events of one (product, kind) in a frame.
+struct L2Group<'a> {
+    symbol: Arc<str>,
+    kind: BookKind,
+    book: Result<BookUpdate, Invalid>,
+    raws: Vec<&'a str>,
+}
+
+/// Appends an `l2_data` event's levels to `book`, exactly.
+fn add_l2_levels(book: &mut BookUpdate, m: &L2Event<'_>) -> Result<(), Invalid> {
+    for u in &m.updates {
+        let level = Level {
+            price: validate::price("price_level", &u.price_level)?,
+            qty: validate::non_negative("new_quantity", &u.new_quantity)?,
+        };
+        match &*u.side {
+            "bid" => book.bids.push(level),
+            // The wire says `offer`; one documentation example says `ask`.
+            "offer" | "ask" => book.asks.push(level),
+            other => {
+                return Err(Invalid::new(
+                    RejectReason::UnknownMessage,
+                    format!("unknown l2 side `{other}`"),
+                ))
+            }
+        }
+    }
+    Ok(())
 }

@@ -14,6 +14,9 @@ pub const DEFAULT_WS_URL: &str = "wss://advanced-trade-ws.coinbase.com";
 /// The only candle length Coinbase streams.
 pub const CANDLE_SECS: u32 = 300;
 
+/// The book channel as subscribed (its messages arrive on `l2_data`).
+pub const BOOK_CHANNEL: &str = "level2";
+
 /// One subscribe message: a channel and its products (none for `heartbeats`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -26,12 +29,16 @@ pub struct Request {
 impl Request {
     /// The JSON text of the request.
     pub fn message(&self) -> String {
-        if self.product_ids.is_empty() {
-            json!({"type": "subscribe", "channel": self.channel}).to_string()
-        } else {
-            json!({"type": "subscribe", "product_ids": self.product_ids, "channel": self.channel})
-                .to_string()
-        }
+        op_message("subscribe", self.channel, &self.product_ids)
+    }
+}
+
+/// `{"type":<op>,"product_ids":[…],"channel":…}` (no `product_ids` when empty).
+pub fn op_message(op: &str, channel: &str, product_ids: &[String]) -> String {
+    if product_ids.is_empty() {
+        json!({"type": op, "channel": channel}).to_string()
+    } else {
+        json!({"type": op, "product_ids": product_ids, "channel": channel}).to_string()
     }
 }
 
@@ -40,13 +47,13 @@ fn channel_name(channel: Channel) -> Result<&'static str, VenueError> {
         Channel::Trades => Ok("market_trades"),
         Channel::Bbo => Ok("ticker"),
         Channel::Candles(CANDLE_SECS) => Ok("candles"),
-        Channel::Candles(_) | Channel::AggTrades | Channel::Book => {
-            Err(VenueError::UnsupportedChannel {
-                venue: Venue::Coinbase,
-                channel,
-                supported: "trades, bbo, candles_5m",
-            })
-        }
+        // Pushed on the `l2_data` channel: a full snapshot, then updates.
+        Channel::Book => Ok(BOOK_CHANNEL),
+        Channel::Candles(_) | Channel::AggTrades => Err(VenueError::UnsupportedChannel {
+            venue: Venue::Coinbase,
+            channel,
+            supported: "trades, bbo, book, candles_5m",
+        }),
     }
 }
 

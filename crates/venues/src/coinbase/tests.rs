@@ -222,3 +222,141 @@ fn subscription_requests() {
         Err(VenueError::UnsupportedChannel { .. })
     ));
 }
+
+/// Documented `l2_data` snapshot (protocols.md §4B.2), with the second product's snapshot and
+/// an update for the first in the same frame.
+const L2_SNAPSHOT: &str = r#"{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":0,"events":[
+{"type":"snapshot","product_id":"BTC-USD","updates":[
+ {"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"21921.73","new_quantity":"0.06317902"},
+ {"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"21921.3","new_quantity":"0.02"},
+ {"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"21921.74","new_quantity":"1.5"}]},
+{"type":"snapshot","product_id":"ETH-USD","updates":[
+ {"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"1650.01","new_quantity":"3"}]},
+{"type":"snapshot","product_id":"BTC-USD","updates":[
+ {"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"21922.00","new_quantity":"0.5"}]}]}"#;
+
+/// Documented-shape update (protocols.md §4B.2): a bid and a removed offer.
+const L2_UPDATE: &str = r#"{"channel":"l2_data","client_id":"","timestamp":"2026-04-07T14:30:01.456789Z","sequence_num":1,"events":[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2026-04-07T14:30:01.456789Z","price_level":"68900.00","new_quantity":"2.00000000"},{"side":"offer","event_time":"2026-04-07T14:30:01.456789Z","price_level":"68901.00","new_quantity":"0.00000000"}]}]}"#;
+
+fn book_adapter() -> CoinbaseAdapter {
+    let markets: Vec<MarketSub> = ["BTC/USD", "ETH/USD"]
+        .into_iter()
+        .map(|s| MarketSub {
+            symbol: Arc::from(s),
+            channels: vec![Channel::Bbo, Channel::Book],
+        })
+        .collect();
+    CoinbaseAdapter::new(&markets).expect("valid markets")
+}
+
+#[test]
+fn level2_one_update_per_product_and_kind_exact_values() {
+    use tickrec_model::BookKind;
+    let a = book_adapter();
+    a.on_connect();
+    let (kind, ev) = parse(&a, L2_SNAPSHOT);
+    assert_eq!(kind, FrameKind::Data);
+    assert_eq!(ev.len(), 2, "BTC-USD's two snapshot events merge: {ev:?}");
+    let Event::Book(btc) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!((&*btc.symbol, btc.kind), ("BTC/USD", BookKind::Snapshot));
+    assert_eq!(
+        (btc.first_update_id, btc.last_update_id, btc.checksum),
+        (None, None, None)
+    );
+    let text = |l: &[tickrec_model::Level]| {
+        l.iter()
+            .map(|l| format!("{}@{}", l.qty, l.price))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(text(&btc.bids), ["0.06317902@21921.73", "0.02@21921.3"]);
+    assert_eq!(text(&btc.asks), ["1.5@21921.74", "0.5@21922.00"]);
+    assert_eq!(btc.ts_exchange_us, Some(1_675_974_770_714_964));
+    let Event::Book(eth) = &ev[1] else {
+        panic!("not a book")
+    };
+    assert_eq!(
+        (&*eth.symbol, eth.bids.len(), eth.asks.len()),
+        ("ETH/USD", 0, 1)
+    );
+    let (kind, ev) = parse(&a, L2_UPDATE);
+    assert_eq!(kind, FrameKind::Data);
+    let Event::Book(u) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!(u.kind, BookKind::Delta);
+    assert_eq!(text(&u.bids), ["2.00000000@68900.00"]);
+    assert_eq!(text(&u.asks), ["0.00000000@68901.00"]);
+    assert_eq!(u.asks[0].qty.mantissa(), 0, "\"0\" removes the level");
+}
+
+#[test]
+fn level2_subscription_and_resync_messages() {
+    let a = book_adapter();
+    let subs: Vec<serde_json::Value> = a
+        .subscribe_messages()
+        .iter()
+        .map(|m| serde_json::from_str(m).expect("json"))
+        .collect();
+    assert_eq!(
+        subs[2],
+        serde_json::json!({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"level2"})
+    );
+    let resync: Vec<serde_json::Value> = a
+        .book_resync_messages("ETH/USD")
+        .iter()
+        .map(|m| serde_json::from_str(m).expect("json"))
+        .collect();
+    assert_eq!(
+        resync,
+        [
+            serde_json::json!({"type":"unsubscribe","product_ids":["ETH-USD"],"channel":"level2"}),
+            serde_json::json!({"type":"subscribe","product_ids":["ETH-USD"],"channel":"level2"}),
+        ]
+    );
+    assert!(
+        adapter().book_resync_messages("ETH/USD").is_empty(),
+        "no book channel"
+    );
+}
+
+#[test]
+fn malformed_level2_events_reject_their_whole_group() {
+    let a = book_adapter();
+    for (frame, reason) in [
+        (
+            L2_UPDATE.replace(r#""side":"offer""#, r#""side":"sell""#),
+            RejectReason::UnknownMessage,
+        ),
+        (
+            L2_UPDATE.replace(r#""type":"update""#, r#""type":"patch""#),
+            RejectReason::UnknownMessage,
+        ),
+        (
+            L2_UPDATE.replace(r#""68900.00""#, r#""-1""#),
+            RejectReason::NonPositivePrice,
+        ),
+        (
+            L2_UPDATE.replace(r#""2.00000000""#, r#""lots""#),
+            RejectReason::BadNumber,
+        ),
+        (
+            L2_UPDATE.replace(r#""product_id":"BTC-USD""#, r#""product_id":"SOL-USD""#),
+            RejectReason::UnknownSymbol,
+        ),
+        (
+            L2_UPDATE.replace(r#","new_quantity":"0.00000000""#, ""),
+            RejectReason::MissingField,
+        ),
+    ] {
+        a.on_connect();
+        let (kind, ev) = parse(&a, &frame);
+        assert_eq!(kind, FrameKind::Rejected, "{frame}");
+        assert_eq!(ev.len(), 1, "no partial book next to the reject: {ev:?}");
+        let Event::Reject(r) = &ev[0] else {
+            panic!("not a reject")
+        };
+        assert_eq!(r.reason, reason, "{frame}: {}", r.detail);
+    }
+}

@@ -1,5 +1,6 @@
-//! Kraken spot, WebSocket API v2: `trade`, `ticker` (BBO) and `ohlc`; `book` frames are parsed
-//! too (books come later).
+//! Kraken spot, WebSocket API v2: `trade`, `ticker` (BBO), `ohlc` and `book` (depth 10: a
+//! snapshot, then updates each carrying the CRC32 of the top 10 — Kraken's only book integrity
+//! check; a resync is `unsubscribe` + `subscribe` of that symbol's book).
 
 pub mod heartbeat;
 pub mod messages;
@@ -12,7 +13,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use tickrec_model::{Event, Venue};
+use tickrec_model::{Channel, Event, Venue};
 
 use crate::adapter::precheck;
 use crate::{
@@ -117,5 +118,19 @@ impl VenueAdapter for KrakenAdapter {
 
     fn backfill(&self, gap: &TradeGap, rest_base: &str) -> Option<Box<dyn BackfillCursor>> {
         Some(Box::new(rest::KrakenBackfill::new(gap, rest_base)))
+    }
+
+    fn book_resync_messages(&self, symbol: &str) -> Vec<String> {
+        let Ok(native) = symbols::canonical(symbol) else {
+            return Vec::new();
+        };
+        self.requests
+            .iter()
+            .find(|r| r.channel == Channel::Book && r.symbols.contains(&native))
+            .map(|r| {
+                let one = [native];
+                vec![r.unsubscribe_message(&one), r.message(&one)]
+            })
+            .unwrap_or_default()
     }
 }

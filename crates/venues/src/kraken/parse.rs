@@ -76,6 +76,15 @@ impl Parser {
             return FrameKind::Rejected;
         };
         let snapshot = env.kind.as_deref() == Some("snapshot");
+        if channel == "book" && !matches!(env.kind.as_deref(), Some("snapshot" | "update")) {
+            // A book message must say whether it replaces or changes the book.
+            let inv = Invalid::new(
+                RejectReason::UnknownMessage,
+                format!("book push of type {:?}", env.kind.as_deref().unwrap_or("")),
+            );
+            push_reject(out, VENUE, None, inv, raw, ts_recv_us);
+            return FrameKind::Rejected;
+        }
         let env_ts = env.timestamp.as_deref();
         let mut good = 0usize;
         for item in items {

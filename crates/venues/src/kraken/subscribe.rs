@@ -8,6 +8,10 @@ use tickrec_model::{Channel, Venue};
 use crate::kraken::symbols::canonical;
 use crate::{MarketSub, VenueError};
 
+/// Levels per side of the `book` subscription: Kraken's checksum covers the top 10 whatever the
+/// depth, so 10 is the cheapest depth that is fully verified on every message.
+pub const BOOK_DEPTH: usize = 10;
+
 /// Production endpoint.
 pub const DEFAULT_WS_URL: &str = "wss://ws.kraken.com/v2";
 
@@ -25,17 +29,30 @@ pub struct Request {
 impl Request {
     /// The JSON text of this request for the given symbols.
     pub fn message(&self, symbols: &[String]) -> String {
+        self.request("subscribe", symbols)
+    }
+
+    /// The `unsubscribe` counterpart of [`Request::message`] (same `req_id`, so a refusal of
+    /// either half is traced to this request).
+    pub fn unsubscribe_message(&self, symbols: &[String]) -> String {
+        self.request("unsubscribe", symbols)
+    }
+
+    fn request(&self, method: &str, symbols: &[String]) -> String {
         let mut params = match self.channel {
             Channel::Candles(secs) => json!({"channel": "ohlc", "interval": secs / 60}),
             Channel::Bbo => json!({"channel": "ticker", "event_trigger": "bbo"}),
             Channel::Trades | Channel::AggTrades => json!({"channel": "trade"}),
-            Channel::Book => json!({"channel": "book", "depth": 10}),
+            Channel::Book => json!({"channel": "book", "depth": BOOK_DEPTH}),
         };
         params["symbol"] = json!(symbols);
-        // Docs disagree on the default, so always say it: the snapshot re-delivers recent trades
-        // after a reconnect, and the natural key makes the overlap harmless.
-        params["snapshot"] = json!(true);
-        json!({"method": "subscribe", "params": params, "req_id": self.req_id}).to_string()
+        if method == "subscribe" {
+            // Docs disagree on the default, so always say it: the snapshot re-delivers recent
+            // trades after a reconnect (the natural key makes the overlap harmless) and starts
+            // every book.
+            params["snapshot"] = json!(true);
+        }
+        json!({"method": method, "params": params, "req_id": self.req_id}).to_string()
     }
 }
 
@@ -43,8 +60,8 @@ const OHLC_MINUTES: [u32; 9] = [1, 5, 15, 30, 60, 240, 1440, 10_080, 21_600];
 
 fn check_channel(channel: Channel) -> Result<(), VenueError> {
     let ok = match channel {
-        Channel::Trades | Channel::Bbo => true,
-        Channel::AggTrades | Channel::Book => false,
+        Channel::Trades | Channel::Bbo | Channel::Book => true,
+        Channel::AggTrades => false,
         Channel::Candles(secs) => secs % 60 == 0 && OHLC_MINUTES.contains(&(secs / 60)),
     };
     if ok {
@@ -53,7 +70,7 @@ fn check_channel(channel: Channel) -> Result<(), VenueError> {
         Err(VenueError::UnsupportedChannel {
             venue: Venue::Kraken,
             channel,
-            supported: "trades, bbo, candles_{1m,5m,15m,30m,1h,4h,1d,1w,15d}",
+            supported: "trades, bbo, book, candles_{1m,5m,15m,30m,1h,4h,1d,1w,15d}",
         })
     }
 }

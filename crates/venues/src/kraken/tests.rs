@@ -272,3 +272,122 @@ fn garbage_frames_are_rejected() {
         }
     }
 }
+
+/// The worked example of Kraken's book-checksum guide (protocols.md §2.2), verbatim numbers.
+const DOC_BOOK_SNAPSHOT: &str = r#"{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD",
+"bids":[{"price":45283.5,"qty":0.10000000},{"price":45283.4,"qty":1.54582015},{"price":45282.1,"qty":0.10000000},
+{"price":45281.0,"qty":0.10000000},{"price":45280.3,"qty":1.54592586},{"price":45279.0,"qty":0.07990000},
+{"price":45277.6,"qty":0.03310103},{"price":45277.5,"qty":0.30000000},{"price":45277.3,"qty":1.54602737},
+{"price":45276.6,"qty":0.15445238}],
+"asks":[{"price":45285.2,"qty":0.00100000},{"price":45286.4,"qty":1.54571953},{"price":45286.6,"qty":1.54571109},
+{"price":45289.6,"qty":1.54560911},{"price":45290.2,"qty":0.15890660},{"price":45291.8,"qty":1.54553491},
+{"price":45294.7,"qty":0.04454749},{"price":45296.1,"qty":0.35380000},{"price":45297.5,"qty":0.09945542},
+{"price":45299.5,"qty":0.18772827}],"checksum":3310070434}]}"#;
+
+fn book_adapter() -> KrakenAdapter {
+    let markets: Vec<MarketSub> = ["BTC/USD", "MATIC/USD"]
+        .into_iter()
+        .map(|s| MarketSub {
+            symbol: Arc::from(s),
+            channels: vec![Channel::Trades, Channel::Book],
+        })
+        .collect();
+    KrakenAdapter::new(&markets).expect("valid markets")
+}
+
+#[test]
+fn documented_book_snapshot_reproduces_its_checksum() {
+    let (kind, ev) = parse(&book_adapter(), DOC_BOOK_SNAPSHOT);
+    assert_eq!(kind, FrameKind::Data);
+    let Event::Book(b) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!(
+        (b.kind, b.checksum),
+        (BookKind::Snapshot, Some(3_310_070_434))
+    );
+    assert_eq!((b.first_update_id, b.last_update_id), (None, None));
+    assert_eq!((b.bids.len(), b.asks.len()), (10, 10));
+    assert_eq!(b.bids[9].price.to_string(), "45276.6");
+    assert_eq!(b.bids[9].qty.to_string(), "0.15445238");
+    assert_eq!(b.asks[0].price.to_string(), "45285.2");
+    assert_eq!(b.ts_exchange_us, None);
+    let mut t = tickrec_book::BookTracker::new(tickrec_book::Checksum::Kraken, Some(10));
+    let verdict = t.on_snapshot(&b.bids, &b.asks, b.checksum, 0);
+    assert_eq!(verdict, tickrec_book::Verdict::Verified);
+}
+
+#[test]
+fn book_subscription_and_resync_messages() {
+    let a = book_adapter();
+    let subs = a.subscribe_messages();
+    let book: serde_json::Value = serde_json::from_str(&subs[1]).expect("json");
+    assert_eq!(
+        book,
+        serde_json::json!({"method":"subscribe","params":{"channel":"book","depth":10,
+            "symbol":["BTC/USD","MATIC/USD"],"snapshot":true},"req_id":2})
+    );
+    assert_eq!(a.expected_acks(), 4);
+    let resync = a.book_resync_messages("MATIC/USD");
+    let v: Vec<serde_json::Value> = resync
+        .iter()
+        .map(|m| serde_json::from_str(m).expect("json"))
+        .collect();
+    assert_eq!(
+        v,
+        [
+            serde_json::json!({"method":"unsubscribe","params":{"channel":"book","depth":10,
+                "symbol":["MATIC/USD"]},"req_id":2}),
+            serde_json::json!({"method":"subscribe","params":{"channel":"book","depth":10,
+                "symbol":["MATIC/USD"],"snapshot":true},"req_id":2}),
+        ]
+    );
+    assert!(
+        a.book_resync_messages("ETH/USD").is_empty(),
+        "not subscribed"
+    );
+    assert!(
+        adapter().book_resync_messages("BTC/USD").is_empty(),
+        "no book channel"
+    );
+    let unsub = r#"{"method":"unsubscribe","result":{"channel":"book","depth":10,"symbol":"MATIC/USD"},"success":true,"time_in":"2023-10-06T17:35:55.219022Z","time_out":"2023-10-06T17:35:55.219067Z"}"#;
+    assert_eq!(parse(&a, unsub).0, FrameKind::Status);
+}
+
+#[test]
+fn malformed_book_frames_become_rejects() {
+    let a = book_adapter();
+    for (frame, reason) in [
+        (
+            r#"{"channel":"book","type":"refresh","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":1}]}"#,
+            RejectReason::UnknownMessage,
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[]}]}"#,
+            RejectReason::MissingField,
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":4294967296}]}"#,
+            RejectReason::MissingField,
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":-1.5,"qty":1.0}],"asks":[],"checksum":1}]}"#,
+            RejectReason::NonPositivePrice,
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[{"price":1.5,"qty":-1.0}],"checksum":1}]}"#,
+            RejectReason::BadNumber,
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"ETH/USD","bids":[],"asks":[],"checksum":1}]}"#,
+            RejectReason::UnknownSymbol,
+        ),
+    ] {
+        let (kind, ev) = parse(&a, frame);
+        assert_eq!(kind, FrameKind::Rejected, "{frame}");
+        let Event::Reject(r) = &ev[0] else {
+            panic!("not a reject: {ev:?}")
+        };
+        assert_eq!(r.reason, reason, "{frame}: {}", r.detail);
+    }
+}

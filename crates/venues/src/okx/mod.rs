@@ -133,4 +133,26 @@ impl VenueAdapter for OkxAdapter {
             symbols::inst_id(&gap.symbol).ok()?,
         )))
     }
+
+    fn book_resync_messages(&self, symbol: &str) -> Vec<String> {
+        let Ok(inst) = symbols::inst_id(symbol) else {
+            return Vec::new();
+        };
+        let arg = subscribe::Arg {
+            channel: subscribe::BOOK_CHANNEL.into(),
+            inst_id: inst,
+        };
+        // OKX sends a fresh `snapshot` (prevSeqId -1) after a new subscription.
+        self.requests
+            .iter()
+            .find(|r| r.args.contains(&arg))
+            .map(|r| {
+                let one = std::slice::from_ref(&arg);
+                vec![
+                    subscribe::op_message(r.id, "unsubscribe", one),
+                    subscribe::op_message(r.id, "subscribe", one),
+                ]
+            })
+            .unwrap_or_default()
+    }
 }

@@ -284,6 +284,25 @@ fn book(
         serde_json::from_str(item.get()).map_err(|e| json_invalid(channel, &e))?;
     // `books5` is always a full top-5 book; the others say `snapshot` or `update`.
     let snapshot = snapshot || channel == "books5";
+    // The CRC is signed on the wire; anything outside i32 is not an OKX checksum.
+    let checksum = match m.checksum {
+        None | Some(0) => None,
+        Some(c) => Some(i32::try_from(c).map_err(|_| {
+            Invalid::new(
+                RejectReason::BadNumber,
+                format!("checksum {c} is not a signed 32-bit CRC"),
+            )
+        })? as u32),
+    };
+    let seq = |field: &str, v: Option<i64>| -> Result<Option<u64>, Invalid> {
+        match v {
+            // `prevSeqId` is -1 on a snapshot: there is no previous message.
+            None | Some(-1) => Ok(None),
+            Some(s) => u64::try_from(s).map(Some).map_err(|_| {
+                Invalid::new(RejectReason::BadNumber, format!("{field} {s} is negative"))
+            }),
+        }
+    };
     Ok(Event::Book(BookUpdate {
         venue: VENUE,
         symbol: symbol.clone(),
@@ -292,17 +311,12 @@ fn book(
         } else {
             BookKind::Delta
         },
-        first_update_id: m.prev_seq_id.and_then(|s| u64::try_from(s).ok()),
-        last_update_id: m.seq_id.and_then(|s| u64::try_from(s).ok()),
+        first_update_id: seq("prevSeqId", m.prev_seq_id)?,
+        last_update_id: seq("seqId", m.seq_id)?,
         bids: levels("bids", &m.bids)?,
         asks: levels("asks", &m.asks)?,
-        // Zero means "not provided" since OKX deprecated the checksum; the CRC is signed on the
-        // wire and kept as its 32-bit pattern.
-        checksum: m
-            .checksum
-            .filter(|c| *c != 0)
-            .and_then(|c| i32::try_from(c).ok())
-            .map(|c| c as u32),
+        // Zero means "not provided" since OKX deprecated the checksum; kept as its bit pattern.
+        checksum,
         ts_exchange_us: Some(ms("ts", &m.ts)?),
         ts_recv_us,
         verified: false,

@@ -1,6 +1,7 @@
 //! OKX v5 subscription. Trades (`trades-all`: one message per fill, so every trade id arrives and
 //! continuity can be checked) and candles live on `/ws/v5/business`; the best bid/offer
-//! (`bbo-tbt`) lives on `/ws/v5/public`. A connection talks to one endpoint, so a market entry
+//! (`bbo-tbt`) and the 400-level book (`books`: snapshot, then 100 ms updates chained by
+//! `prevSeqId`) live on `/ws/v5/public`. A connection talks to one endpoint, so a market entry
 //! that mixes the two is a configuration error naming the fix.
 //!
 //! Requests carry a numeric `id` (echoed in errors, so a refusal can be retried precisely); OKX
@@ -58,14 +59,21 @@ pub struct Request {
 impl Request {
     /// The JSON text of the request.
     pub fn message(&self) -> String {
-        let args: Vec<_> = self
-            .args
-            .iter()
-            .map(|a| json!({"channel": a.channel, "instId": a.inst_id}))
-            .collect();
-        json!({"id": self.id.to_string(), "op": "subscribe", "args": args}).to_string()
+        op_message(self.id, "subscribe", &self.args)
     }
 }
+
+/// `{"id":"N","op":<op>,"args":[{"channel":…,"instId":…},…]}`.
+pub fn op_message(id: u64, op: &str, args: &[Arg]) -> String {
+    let args: Vec<_> = args
+        .iter()
+        .map(|a| json!({"channel": a.channel, "instId": a.inst_id}))
+        .collect();
+    json!({"id": id.to_string(), "op": op, "args": args}).to_string()
+}
+
+/// The `books` channel name.
+pub const BOOK_CHANNEL: &str = "books";
 
 /// OKX bar name of a candle interval; ≥ 6 h bars use the UTC-anchored variants so that open
 /// times line up with every other venue (the plain ones are anchored at UTC+8).
@@ -106,7 +114,7 @@ pub fn channel_interval(channel: &str) -> Option<u32> {
     n.checked_mul(mul)
 }
 
-const SUPPORTED: &str = "trades, bbo, candles_{1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,12h,1d,1w}";
+const SUPPORTED: &str = "trades, bbo, book, candles_{1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,12h,1d,1w}";
 
 fn channel_arg(channel: Channel) -> Result<(Endpoint, String), VenueError> {
     let unsupported = || VenueError::UnsupportedChannel {
@@ -117,10 +125,11 @@ fn channel_arg(channel: Channel) -> Result<(Endpoint, String), VenueError> {
     match channel {
         Channel::Trades => Ok((Endpoint::Business, "trades-all".into())),
         Channel::Bbo => Ok((Endpoint::Public, "bbo-tbt".into())),
+        Channel::Book => Ok((Endpoint::Public, BOOK_CHANNEL.into())),
         Channel::Candles(secs) => bar(secs)
             .map(|b| (Endpoint::Business, format!("candle{b}")))
             .ok_or_else(unsupported),
-        Channel::AggTrades | Channel::Book => Err(unsupported()),
+        Channel::AggTrades => Err(unsupported()),
     }
 }
 
@@ -139,7 +148,7 @@ pub fn plan(markets: &[MarketSub]) -> Result<(Endpoint, Vec<Request>), VenueErro
             if endpoint.is_some_and(|e| e != ep) {
                 return Err(VenueError::SplitConnection {
                     venue: Venue::Okx,
-                    detail: "bbo is served on /ws/v5/public, trades and candles on /ws/v5/business",
+                    detail: "bbo and book are served on /ws/v5/public, trades and candles on /ws/v5/business",
                 });
             }
             endpoint = Some(ep);

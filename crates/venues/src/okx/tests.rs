@@ -324,3 +324,126 @@ fn subscription_plan_and_urls() {
     let week = OkxAdapter::new(&[market("BTC/USDT", &[Channel::Candles(604_800)])]).expect("1w");
     assert!(week.subscribe_messages()[0].contains("candle1Wutc"));
 }
+
+/// Every captured `books` message applies to the book built from the capture's snapshots and
+/// matches its checksum (the 2022 capture predates `seqId`; its checksums are non-zero).
+#[test]
+fn captured_books_verify_every_checksum() {
+    use std::collections::HashMap;
+    use tickrec_book::{BookTracker, Checksum, Verdict};
+    let a = adapter();
+    let mut trackers: HashMap<Arc<str>, BookTracker> = HashMap::new();
+    let mut verified = 0;
+    for f in frames() {
+        let (_, events) = parse_one(&a, f);
+        for e in events {
+            let Event::Book(b) = e else { continue };
+            let t = trackers
+                .entry(b.symbol.clone())
+                .or_insert_with(|| BookTracker::new(Checksum::Okx, None));
+            let v = match b.kind {
+                BookKind::Snapshot => t.on_snapshot(&b.bids, &b.asks, b.checksum, 0),
+                BookKind::Delta => t.on_delta(&b.bids, &b.asks, b.checksum, 0),
+            };
+            assert_eq!(v, Verdict::Verified, "{f}");
+            assert!(!t.book().is_crossed());
+            verified += 1;
+        }
+    }
+    assert_eq!((verified, trackers.len()), (290, 3));
+}
+
+#[test]
+fn documented_seq_id_chain_exact_values() {
+    let a = OkxAdapter::new(&[market("XRP/JPY", &[Channel::Book])]).expect("valid");
+    let snap = r#"{"arg":{"channel":"books","instId":"XRP-JPY"},"action":"snapshot","data":[{"asks":[["252.52","1909.156","0","2"],["252.57","247.76","0","1"],["252.77","856.465","0","2"]],"bids":[["251.87","601.749","0","1"],["251.86","32.4","0","1"],["251.75","149.802","0","1"]],"ts":"1790133750004","checksum":2077395788,"seqId":4588907,"prevSeqId":-1}]}"#;
+    let upd = r#"{"arg":{"channel":"books","instId":"XRP-JPY"},"action":"update","data":[{"asks":[["252.54","32.4","0","1"],["252.57","0","0","0"],["267.62","0","0","0"]],"bids":[],"ts":"1790133750704","checksum":-1242588839,"seqId":4588911,"prevSeqId":4588907}]}"#;
+    let (kind, ev) = parse_one(&a, snap);
+    assert_eq!(kind, FrameKind::Data);
+    let Event::Book(s) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!(s.kind, BookKind::Snapshot);
+    assert_eq!(
+        (s.first_update_id, s.last_update_id),
+        (None, Some(4_588_907))
+    );
+    assert_eq!(s.checksum, Some(2_077_395_788));
+    assert_eq!(s.ts_exchange_us, Some(1_790_133_750_004_000));
+    assert_eq!(s.asks[2].price.to_string(), "252.77");
+    assert_eq!(s.bids[1].qty.to_string(), "32.4");
+    let (_, ev) = parse_one(&a, upd);
+    let Event::Book(u) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!(u.kind, BookKind::Delta);
+    assert_eq!(
+        (u.first_update_id, u.last_update_id),
+        (Some(4_588_907), Some(4_588_911))
+    );
+    assert_eq!(u.checksum, Some((-1_242_588_839i32) as u32));
+    assert_eq!(u.asks[1].qty.to_string(), "0");
+    // Deprecated checksum (0 since 2026-06-23) means "not provided".
+    let zero = upd.replace("-1242588839", "0");
+    let (_, ev) = parse_one(&a, &zero);
+    let Event::Book(u) = &ev[0] else {
+        panic!("not a book")
+    };
+    assert_eq!(u.checksum, None);
+    for (bad, reason) in [
+        (
+            upd.replace("-1242588839", "4294967295"),
+            RejectReason::BadNumber,
+        ),
+        (
+            upd.replace("\"prevSeqId\":4588907", "\"prevSeqId\":-7"),
+            RejectReason::BadNumber,
+        ),
+        (
+            upd.replace("\"252.54\"", "\"-252.54\""),
+            RejectReason::NonPositivePrice,
+        ),
+        (upd.replace("\"32.4\"", "\"x\""), RejectReason::BadNumber),
+        (
+            upd.replace("\"ts\":\"1790133750704\",", ""),
+            RejectReason::MissingField,
+        ),
+    ] {
+        assert_eq!(reject_reasons(&a, &bad), [reason], "{bad}");
+    }
+}
+
+#[test]
+fn book_subscription_and_resync_messages() {
+    let a = OkxAdapter::new(&[
+        market("BTC/USDT", &[Channel::Bbo, Channel::Book]),
+        market("ETH/USDT", &[Channel::Book]),
+    ])
+    .expect("valid");
+    assert_eq!(a.endpoint(), Endpoint::Public);
+    let sub: serde_json::Value = serde_json::from_str(&a.subscribe_messages()[0]).expect("json");
+    assert_eq!(
+        sub,
+        serde_json::json!({"id":"1","op":"subscribe","args":[
+            {"channel":"bbo-tbt","instId":"BTC-USDT"},
+            {"channel":"books","instId":"BTC-USDT"},
+            {"channel":"books","instId":"ETH-USDT"}]})
+    );
+    let resync: Vec<serde_json::Value> = a
+        .book_resync_messages("ETH/USDT")
+        .iter()
+        .map(|m| serde_json::from_str(m).expect("json"))
+        .collect();
+    assert_eq!(
+        resync,
+        [
+            serde_json::json!({"id":"1","op":"unsubscribe","args":[{"channel":"books","instId":"ETH-USDT"}]}),
+            serde_json::json!({"id":"1","op":"subscribe","args":[{"channel":"books","instId":"ETH-USDT"}]}),
+        ]
+    );
+    assert!(a.book_resync_messages("SOL/USDT").is_empty());
+    assert!(matches!(
+        OkxAdapter::new(&[market("BTC/USDT", &[Channel::Trades, Channel::Book])]),
+        Err(VenueError::SplitConnection { .. })
+    ));
+}

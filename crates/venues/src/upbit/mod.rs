@@ -1,4 +1,6 @@
-//! Upbit: `trade`, `orderbook` narrowed to one level as the best bid/offer, and `candle.*`.
+//! Upbit: `trade`, `orderbook` narrowed to one level as the best bid/offer, the full `orderbook`
+//! as the book (every message a complete snapshot: nothing to sequence, nothing to resync), and
+//! `candle.*`.
 //! JSON arrives in binary frames, numbers are JSON numbers (exponent forms included), there are
 //! no subscription acknowledgements, and trade ids are unique but not contiguous; REST
 //! `/v1/trades/ticks` backfill by time window.
@@ -40,7 +42,8 @@ impl UpbitAdapter {
         let unified: Vec<Arc<str>> = markets.iter().map(|m| m.symbol.clone()).collect();
         Ok(UpbitAdapter {
             request: subscribe::message(&subscribe::types(markets)?),
-            parser: parse::Parser::new(symbols::SymbolMap::new(&unified)?),
+            parser: parse::Parser::new(symbols::SymbolMap::new(&unified)?)
+                .with_orderbook_channels(markets),
             unified,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
         })

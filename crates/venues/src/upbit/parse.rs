@@ -2,16 +2,19 @@
 //! unique but neither ordered nor contiguous, so they are kept as text: no trade-id gap can be
 //! measured on Upbit, and none is invented.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
-use tickrec_model::{Candle, Event, Quote, RejectReason, Side, Trade, TradeId, TradeKind, Venue};
+use tickrec_model::{
+    BookKind, BookUpdate, Candle, Channel, Decimal, Event, Level, Quote, RejectReason, Side, Trade,
+    TradeId, TradeKind, Venue,
+};
 
 use crate::upbit::messages::Message;
 use crate::upbit::symbols::SymbolMap;
 use crate::validate::{self, json_invalid, push_reject, raw_number, Invalid};
-use crate::{FrameKind, SubRejection};
+use crate::{FrameKind, MarketSub, SubRejection};
 
 const VENUE: Venue = Venue::Upbit;
 
@@ -22,6 +25,10 @@ pub struct Parser {
     /// Last running candle per (symbol, interval): Upbit has no closed flag, so a candle is final
     /// when one for a later bar arrives — it is then stored again as closed.
     running: Mutex<HashMap<(Arc<str>, u32), Candle>>,
+    /// Markets whose `orderbook` messages are the book (the full subscription).
+    book: HashSet<Arc<str>>,
+    /// Markets with the book whose best bid/offer is wanted too (taken from the first unit).
+    book_and_bbo: HashSet<Arc<str>>,
 }
 
 fn required<T>(field: &str, v: Option<T>) -> Result<T, Invalid> {
@@ -62,7 +69,44 @@ impl Parser {
         Parser {
             symbols,
             running: Mutex::new(HashMap::new()),
+            book: HashSet::new(),
+            book_and_bbo: HashSet::new(),
         }
+    }
+
+    /// Says which markets subscribed the book (and which the best bid/offer beside it), so that
+    /// an `orderbook` message becomes a book snapshot, a quote, or both.
+    pub fn with_orderbook_channels(mut self, markets: &[MarketSub]) -> Self {
+        for m in markets
+            .iter()
+            .filter(|m| m.channels.contains(&Channel::Book))
+        {
+            self.book.insert(m.symbol.clone());
+            if m.channels.contains(&Channel::Bbo) {
+                self.book_and_bbo.insert(m.symbol.clone());
+            }
+        }
+        self
+    }
+
+    fn orderbook(
+        &self,
+        symbol: &Arc<str>,
+        m: &Message<'_>,
+        ts_recv_us: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Invalid> {
+        if !self.book.contains(symbol) {
+            out.push(orderbook_quote(symbol, m, ts_recv_us)?);
+            return Ok(());
+        }
+        // Both are built before either is pushed, so a bad message yields only its reject.
+        let book = book_snapshot(symbol, m, ts_recv_us)?;
+        if self.book_and_bbo.contains(symbol) {
+            out.push(orderbook_quote(symbol, m, ts_recv_us)?);
+        }
+        out.push(book);
+        Ok(())
     }
 
     /// Parses one frame's bytes (binary frames carry UTF-8 JSON; text frames are accepted too).
@@ -99,7 +143,7 @@ impl Parser {
                 format!("market `{native}` is not subscribed on this connection"),
             )),
             ("trade", Some(s)) => trade(s, &m, ts_recv_us).map(|t| out.push(t)),
-            ("orderbook", Some(s)) => orderbook(s, &m, ts_recv_us).map(|q| out.push(q)),
+            ("orderbook", Some(s)) => self.orderbook(s, &m, ts_recv_us, out),
             (k, Some(s)) if k.starts_with("candle.") => self.candle(s, k, &m, ts_recv_us, out),
             _ => Err(Invalid::new(
                 RejectReason::UnknownMessage,
@@ -203,7 +247,7 @@ fn trade(symbol: &Arc<str>, m: &Message<'_>, ts_recv_us: i64) -> Result<Event, I
     }))
 }
 
-fn orderbook(symbol: &Arc<str>, m: &Message<'_>, ts_recv_us: i64) -> Result<Event, Invalid> {
+fn orderbook_quote(symbol: &Arc<str>, m: &Message<'_>, ts_recv_us: i64) -> Result<Event, Invalid> {
     let units = required("orderbook_units", m.orderbook_units.as_ref())?;
     let top = required("orderbook_units[0]", units.first())?;
     Ok(Event::Quote(Quote {
@@ -219,5 +263,46 @@ fn orderbook(symbol: &Arc<str>, m: &Message<'_>, ts_recv_us: i64) -> Result<Even
         },
         ts_recv_us,
         update_id: None,
+    }))
+}
+
+/// One side of a unit as a level; a side shown as price 0 and size 0 is an empty slot (a thin
+/// book has fewer levels on one side than units), not a level.
+fn unit_level(field: &str, price: &RawValue, size: &RawValue) -> Result<Option<Level>, Invalid> {
+    let qty = validate::non_negative(field, raw_number(size))?;
+    let price_text = raw_number(price);
+    if qty.mantissa() == 0 && Decimal::parse(price_text).is_ok_and(|p| p.mantissa() == 0) {
+        return Ok(None);
+    }
+    Ok(Some(Level {
+        price: validate::price(field, price_text)?,
+        qty,
+    }))
+}
+
+/// A full `orderbook` message as a book snapshot (units pair the i-th best ask and bid).
+fn book_snapshot(symbol: &Arc<str>, m: &Message<'_>, ts_recv_us: i64) -> Result<Event, Invalid> {
+    let units = required("orderbook_units", m.orderbook_units.as_ref())?;
+    let mut bids = Vec::with_capacity(units.len());
+    let mut asks = Vec::with_capacity(units.len());
+    for u in units {
+        bids.extend(unit_level("bid_price", u.bid_price, u.bid_size)?);
+        asks.extend(unit_level("ask_price", u.ask_price, u.ask_size)?);
+    }
+    Ok(Event::Book(BookUpdate {
+        venue: VENUE,
+        symbol: symbol.clone(),
+        kind: BookKind::Snapshot,
+        first_update_id: None,
+        last_update_id: None,
+        bids,
+        asks,
+        checksum: None,
+        ts_exchange_us: Some(validate::timestamp_ms(
+            "timestamp",
+            required("timestamp", m.timestamp)?,
+        )?),
+        ts_recv_us,
+        verified: false,
     }))
 }

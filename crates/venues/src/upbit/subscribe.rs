@@ -1,7 +1,9 @@
 //! Upbit subscription: one JSON array `[{ticket}, {type, codes}…, {format}]` carrying the whole
 //! set (a later request replaces the earlier one, so it is always sent complete). Upbit sends no
 //! acknowledgement: data arriving is the confirmation. The best bid/offer is the top unit of an
-//! `orderbook` subscription narrowed to one level (`KRW-BTC.1`).
+//! `orderbook` subscription narrowed to one level (`KRW-BTC.1`); the book is the full `orderbook`
+//! (`KRW-BTC`, every message a complete top-N snapshot), and a market with both gets only the
+//! full one — the parser emits the quote from its first unit.
 
 use serde_json::json;
 use tickrec_model::{Channel, Venue};
@@ -48,15 +50,19 @@ pub fn types(markets: &[MarketSub]) -> Result<Vec<TypeRequest>, VenueError> {
     let mut out: Vec<TypeRequest> = Vec::new();
     for m in markets {
         let code = market_code(&m.symbol)?;
+        // With the book wanted, the full orderbook serves both: its first unit is the BBO.
+        let has_book = m.channels.contains(&Channel::Book);
         for &c in &m.channels {
             let (kind, code) = match c {
                 Channel::Trades => ("trade".to_string(), code.clone()),
+                Channel::Bbo if has_book => continue,
                 Channel::Bbo => ("orderbook".to_string(), format!("{code}.1")),
+                Channel::Book => ("orderbook".to_string(), code.clone()),
                 Channel::Candles(secs) => match candle_unit(secs) {
                     Some(u) => (format!("candle.{u}"), code.clone()),
                     None => return Err(unsupported(c)),
                 },
-                Channel::AggTrades | Channel::Book => return Err(unsupported(c)),
+                Channel::AggTrades => return Err(unsupported(c)),
             };
             match out.iter_mut().find(|t| t.kind == kind) {
                 Some(t) if t.codes.contains(&code) => {}
@@ -80,7 +86,7 @@ fn unsupported(channel: Channel) -> VenueError {
     VenueError::UnsupportedChannel {
         venue: Venue::Upbit,
         channel,
-        supported: "trades, bbo, candles_{1s,1m,3m,5m,10m,15m,30m,1h,4h}",
+        supported: "trades, bbo, book, candles_{1s,1m,3m,5m,10m,15m,30m,1h,4h}",
     }
 }
 

@@ -279,3 +279,117 @@ fn subscription_request() {
         Err(VenueError::UnsupportedChannel { .. })
     ));
 }
+
+fn book_adapter(bbo_too: bool) -> UpbitAdapter {
+    let mut channels = vec![Channel::Trades, Channel::Book];
+    if bbo_too {
+        channels.push(Channel::Bbo);
+    }
+    let markets: Vec<MarketSub> = [
+        "ARK/BTC",
+        "FCT2/BTC",
+        "STPT/BTC",
+        "ITAM/BTC",
+        "MARO/BTC",
+        "WAVES/KRW",
+        "AQT/BTC",
+        "XTZ/BTC",
+        "LAMB/KRW",
+        "PAX/BTC",
+        "BTC/KRW",
+    ]
+    .into_iter()
+    .map(|s| MarketSub {
+        symbol: Arc::from(s),
+        channels: channels.clone(),
+    })
+    .collect();
+    UpbitAdapter::new(&markets).expect("valid markets")
+}
+
+#[test]
+fn captured_orderbooks_are_full_snapshots_and_quotes() {
+    use tickrec_model::BookKind;
+    let (mut books, mut quotes) = (0, 0);
+    for bbo_too in [false, true] {
+        let a = book_adapter(bbo_too);
+        for f in frames() {
+            let (kind, events) = parse(&a, Frame::Binary(f));
+            assert_eq!(kind, FrameKind::Data);
+            for e in &events {
+                match e {
+                    Event::Book(b) => {
+                        books += 1;
+                        assert_eq!(b.kind, BookKind::Snapshot);
+                        assert_eq!((b.bids.len(), b.asks.len()), (15, 15));
+                        assert!(b.bids[0].price < b.asks[0].price, "never crossed");
+                        assert!(b.bids.windows(2).all(|w| w[0].price > w[1].price));
+                        assert!(b.asks.windows(2).all(|w| w[0].price < w[1].price));
+                    }
+                    Event::Quote(q) => {
+                        quotes += 1;
+                        // The quote is the first unit of the book beside it.
+                        let Some(Event::Book(b)) = events.last() else {
+                            panic!("quote without its book")
+                        };
+                        assert_eq!((q.bid_price, q.bid_qty), (b.bids[0].price, b.bids[0].qty));
+                        assert_eq!((q.ask_price, q.ask_qty), (b.asks[0].price, b.asks[0].qty));
+                    }
+                    Event::Trade(_) | Event::Candle(_) => {}
+                    e => panic!("unexpected {e:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!((books, quotes), (2 * 145, 145));
+}
+
+#[test]
+fn orderbook_snapshot_exact_values() {
+    let a = book_adapter(false);
+    let Event::Book(b) = first_event(&a, r#""cd":"KRW-LAMB","tms":1618678262640"#) else {
+        panic!("not a book")
+    };
+    assert_eq!(&*b.symbol, "LAMB/KRW");
+    assert_eq!(
+        (b.first_update_id, b.last_update_id, b.checksum),
+        (None, None, None)
+    );
+    assert_eq!(b.ts_exchange_us, Some(1_618_678_262_640_000));
+    assert_eq!(b.asks[0].price.to_string(), "127.0");
+    assert_eq!(b.asks[0].qty.to_string(), "280460.37885666");
+    assert_eq!(b.bids[14].price.to_string(), "112.0");
+    assert_eq!(b.bids[14].qty.to_string(), "446759.1304656");
+    // Exponent forms are exact; an empty side slot (0 at 0) is no level.
+    let doc = br#"{"type":"orderbook","code":"KRW-BTC","timestamp":1746601573804,"orderbook_units":[{"ask_price":1.37002E8,"bid_price":137001000,"ask_size":5.485e-05,"bid_size":0.03656812},{"ask_price":137023000,"bid_price":0,"ask_size":0.06144079,"bid_size":0}],"stream_type":"SNAPSHOT","level":0}"#;
+    let (kind, ev) = parse(&a, Frame::Binary(doc));
+    assert_eq!(kind, FrameKind::Data);
+    let [Event::Book(b)] = &ev[..] else {
+        panic!("one book, no quote without bbo: {ev:?}")
+    };
+    assert_eq!(b.asks[0].price.to_string(), "137002000");
+    assert_eq!(b.asks[0].qty.to_string(), "0.00005485");
+    assert_eq!((b.bids.len(), b.asks.len()), (1, 2));
+}
+
+#[test]
+fn book_subscription_uses_the_full_orderbook() {
+    let a = book_adapter(true);
+    let v: serde_json::Value = serde_json::from_str(&a.subscribe_messages()[0]).expect("json");
+    assert_eq!(v[2]["type"], "orderbook");
+    assert_eq!(
+        v[2]["codes"][5], "KRW-WAVES",
+        "no .1 narrowing beside the book"
+    );
+    assert_eq!(v[2]["codes"].as_array().map(Vec::len), Some(11));
+    assert!(
+        a.book_resync_messages("BTC/KRW").is_empty(),
+        "every message is a snapshot"
+    );
+    let bad = br#"{"type":"orderbook","code":"KRW-BTC","timestamp":1746601573804,"orderbook_units":[{"ask_price":-1,"bid_price":137001000,"ask_size":1,"bid_size":1}]}"#;
+    let (kind, ev) = parse(&a, Frame::Binary(bad));
+    assert_eq!(kind, FrameKind::Rejected);
+    assert!(matches!(&ev[..], [Event::Reject(r)] if r.reason == RejectReason::NonPositivePrice));
+    let no_time = br#"{"type":"orderbook","code":"KRW-BTC","orderbook_units":[]}"#;
+    assert_eq!(parse(&a, Frame::Binary(no_time)).0, FrameKind::Rejected);
+}
