@@ -194,7 +194,10 @@ pub async fn run_connection(
                     &mut books,
                 )
                 .await;
-                books.on_disconnect();
+                if matches!(end, SessionEnd::Reconnect(_)) {
+                    // At shutdown the books stay as they are: their last tops are written below.
+                    books.on_disconnect();
+                }
                 metrics.connected.set(0.0);
                 set_state(&cfg, ConnState::Down);
                 end
@@ -611,6 +614,11 @@ async fn session(
                     }
                     // Books: verified flags, book data-quality events and tops ride in `notes`.
                     let before = buf.len();
+                    if sequence_gap.is_some() {
+                        // A connection-wide hole (Coinbase): every book of the connection missed
+                        // something, this frame's messages included.
+                        books.on_disconnect();
+                    }
                     let actions = books.on_batch(adapter, &mut buf, ts, &snap_tx);
                     notes.extend(buf.drain(before..));
                     book_actions = actions;
