@@ -118,9 +118,11 @@ async fn run_case(case: Case) {
     ))
     .await;
     let verified = "SELECT count(*) FROM book_deltas WHERE verified = 1";
-    wait_for("the first verified messages", Duration::from_secs(30), || {
-        scalar(&db, verified) >= 20
-    })
+    wait_for(
+        "the first verified messages",
+        Duration::from_secs(30),
+        || scalar(&db, verified) >= 20,
+    )
     .await;
     for f in &case.faults {
         sim.inject(f.clone()).expect("fault");
@@ -133,9 +135,11 @@ async fn run_case(case: Case) {
     }
     // Verified again, and for a while: a truth sample taken now must reach the store.
     let resynced = scalar(&db, verified);
-    wait_for("verified messages after the faults", Duration::from_secs(30), || {
-        scalar(&db, verified) >= resynced + 30
-    })
+    wait_for(
+        "verified messages after the faults",
+        Duration::from_secs(30),
+        || scalar(&db, verified) >= resynced + 30,
+    )
     .await;
     let truth = sim.book(case.venue, case.symbol).expect("truth");
     let sampled = truth.last_update_id;
@@ -157,7 +161,11 @@ async fn run_case(case: Case) {
     let rejects: i64 = conn
         .query_row("SELECT count(*) FROM rejects", [], |r| r.get(0))
         .expect("rejects");
-    assert_eq!(rejects, 0, "{:?}: no valid book frame is a reject", case.venue);
+    assert_eq!(
+        rejects, 0,
+        "{:?}: no valid book frame is a reject",
+        case.venue
+    );
     for (kind, n) in &case.expect {
         assert!(quality_count(&db, kind) >= *n, "{kind}");
     }
@@ -211,8 +219,16 @@ fn assert_book_at_id_equals_truth(
         if b.verified && b.last_update_id == Some(id) {
             let book = k.book(symbol).expect("live at the sampled id");
             let n = truth.bids.len().max(truth.asks.len());
-            assert_eq!(book.top(BookSide::Bid, n), truth.bids, "{venue:?} bids at {id}");
-            assert_eq!(book.top(BookSide::Ask, n), truth.asks, "{venue:?} asks at {id}");
+            assert_eq!(
+                book.top(BookSide::Bid, n),
+                truth.bids,
+                "{venue:?} bids at {id}"
+            );
+            assert_eq!(
+                book.top(BookSide::Ask, n),
+                truth.asks,
+                "{venue:?} asks at {id}"
+            );
             return;
         }
     }
