@@ -22,6 +22,8 @@
 //!   of seed, venue, symbol, index, start time and rate.
 //! - `market`: per-market driver task publishing due trades every ~1 ms as one shared batch, plus
 //!   the state snapshots are taken from (recent trades, candle, ticker statistics).
+//! - `candles`: each venue's candle streams built from the tape, with its push cadence and
+//!   end-of-bar rule.
 //! - [`ground_truth`]: CSV writer thread fed by the drivers, and [`read_ground_truth`].
 //! - `server`: the single listener routing by request path, [`start`] and [`SimHandle`].
 //! - `binance`: `/binance/ws/<stream>` and `/binance/stream?streams=` (trade, aggTrade,
@@ -53,6 +55,7 @@ pub mod tape;
 
 mod binance;
 mod bybit;
+mod candles;
 mod coinbase;
 mod format;
 mod history;

@@ -334,6 +334,7 @@ async fn e2e_once(
         postgres: postgres_section(postgres_uri)?,
         archive: None,
         retention: None,
+        instruments: Default::default(),
     };
     let total = trades * 4;
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();

@@ -293,6 +293,7 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
         postgres: None,
         archive: None,
         retention: None,
+        instruments: Default::default(),
     };
     let (stop, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app::record(

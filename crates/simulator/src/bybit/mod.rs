@@ -5,6 +5,8 @@
 //! of a driver tick, and `orderbook.1.<SYMBOL>` one-level snapshots (the BBO). Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
 //! companion (`rest.rs`) serves `recent-trade` — the last 60 trades only.
 
+pub(crate) mod candles;
+pub(crate) mod instruments;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -122,6 +124,8 @@ struct Sub {
     rx: broadcast::Receiver<Arc<Batch>>,
     trades: bool,
     bbo: bool,
+    /// `kline.1` (see `candles.rs`).
+    kline: bool,
 }
 
 /// A topic this simulator serves: `publicTrade.<S>` (trades) or `orderbook.1.<S>` (BBO).
@@ -183,7 +187,19 @@ impl Conn {
             return refuse(out, "error:service busy", &self.conn_id);
         }
         let mut wanted = Vec::new();
+        let mut klines = Vec::new();
         for topic in &args {
+            let kline = topic
+                .strip_prefix(candles::TOPIC_PREFIX)
+                .and_then(|s| core.bybit_by_symbol.get(s).copied());
+            if let Some(idx) = kline {
+                if self.subs.get(&idx).is_some_and(|s| s.kline) {
+                    let msg = format!("error:already subscribed,topic:{topic}");
+                    return refuse(out, &msg, &self.conn_id);
+                }
+                klines.push(idx);
+                continue;
+            }
             match topic_market(core, topic) {
                 Some((idx, trades))
                     if self
@@ -209,6 +225,7 @@ impl Conn {
                     rx: market.subscribe(&guard),
                     trades: false,
                     bbo: false,
+                    kline: false,
                 }
             });
             if trades {
@@ -217,6 +234,21 @@ impl Conn {
             } else {
                 sub.bbo = true;
             }
+        }
+        for idx in klines {
+            let market = &core.markets[idx];
+            self.subs
+                .entry(idx)
+                .or_insert_with(|| {
+                    let guard = market.lock();
+                    Sub {
+                        rx: market.subscribe(&guard),
+                        trades: false,
+                        bbo: false,
+                        kline: false,
+                    }
+                })
+                .kline = true;
         }
         out.push(reply(true, "subscribe", req_id, "subscribe", &self.conn_id));
     }
@@ -236,6 +268,13 @@ impl Conn {
                         }
                         if let (true, Some(last)) = (sub.bbo, b.trades.last()) {
                             out.push(Message::text(bbo_push(spec, last, now_ms)));
+                        }
+                        if sub.kline {
+                            let mine = b
+                                .candles
+                                .iter()
+                                .filter(|c| c.interval_us == candles::INTERVAL_US);
+                            out.extend(mine.map(|c| Message::text(candles::push(spec, c, now_ms))));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

@@ -6,6 +6,8 @@
 //! `pong`. The REST companion (`rest.rs`) serves
 //! `history-trades`.
 
+pub(crate) mod candles;
+pub(crate) mod instruments;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -103,6 +105,8 @@ struct Sub {
     rx: broadcast::Receiver<Arc<Batch>>,
     trades: bool,
     bbo: bool,
+    /// `candle1m` (see `candles.rs`).
+    candles: bool,
 }
 
 #[derive(Debug, Default)]
@@ -185,9 +189,11 @@ impl Conn {
             let inst = arg.get("instId").and_then(Value::as_str).unwrap_or("");
             let idx = core.okx_by_inst.get(inst).copied();
             match (channel, endpoint, idx) {
-                ("trades-all" | "bbo-tbt", Endpoint::Business | Endpoint::Public, Some(idx))
-                    if (channel == "trades-all") == (endpoint == Endpoint::Business) =>
-                {
+                (
+                    "trades-all" | "bbo-tbt" | candles::CHANNEL,
+                    Endpoint::Business | Endpoint::Public,
+                    Some(idx),
+                ) if (channel == "bbo-tbt") == (endpoint == Endpoint::Public) => {
                     let market = &core.markets[idx];
                     let sub = self.subs.entry(idx).or_insert_with(|| {
                         let guard = market.lock();
@@ -195,11 +201,14 @@ impl Conn {
                             rx: market.subscribe(&guard),
                             trades: false,
                             bbo: false,
+                            candles: false,
                         }
                     });
                     if channel == "trades-all" {
                         sub.trades = true;
                         market.request_start();
+                    } else if channel == candles::CHANNEL {
+                        sub.candles = true;
                     } else {
                         sub.bbo = true;
                     }
@@ -232,6 +241,13 @@ impl Conn {
                         }
                         if let (true, Some(last)) = (sub.bbo, b.trades.last()) {
                             out.push(Message::text(bbo_push(spec, last)));
+                        }
+                        if sub.candles {
+                            let mine = b
+                                .candles
+                                .iter()
+                                .filter(|c| c.interval_us == candles::INTERVAL_US);
+                            out.extend(mine.map(|c| Message::text(candles::push(spec, c))));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

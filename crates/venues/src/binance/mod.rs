@@ -2,6 +2,7 @@
 //! stream (`/stream?streams=...`); diff and partial depth frames are parsed too (books come later).
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

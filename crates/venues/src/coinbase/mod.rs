@@ -3,6 +3,7 @@
 //! checked; REST backfill from the public `market/products/{id}/ticker` trades.
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

@@ -2,6 +2,7 @@
 //! too (books come later).
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;
