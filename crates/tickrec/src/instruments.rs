@@ -224,9 +224,9 @@ async fn fetch(client: &reqwest::Client, t: &Target) -> Result<Vec<Instrument>, 
     let mut parts = Vec::with_capacity(queries.len());
     for q in queries {
         let got = async {
-            let resp = client.get(&q.url).send().await.map_err(|e| e.to_string())?;
+            let resp = client.get(&q.url).send().await.map_err(|e| chain(&e))?;
             let status = resp.status();
-            let body = resp.text().await.map_err(|e| e.to_string())?;
+            let body = resp.text().await.map_err(|e| chain(&e))?;
             match instrument::parse(t.venue, q.part, &body) {
                 Ok(v) => Ok(v),
                 Err(e) if status.is_success() => Err(e.to_string()),
@@ -243,6 +243,19 @@ async fn fetch(client: &reqwest::Client, t: &Target) -> Result<Vec<Instrument>, 
         }
     }
     Ok(instrument::merge(parts))
+}
+
+/// An error with its causes (`error sending request: … dns error: …`): reqwest's own text
+/// leaves out why.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 /// Checks every configured symbol of `t` against `listed`.

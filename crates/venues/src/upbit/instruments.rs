@@ -104,7 +104,12 @@ fn unified(code: &str) -> Option<(String, String, String)> {
 /// [`InstrumentError`] for an `{"error":…}` body, a malformed code or tick.
 pub fn parse(part: &'static str, body: &str) -> Result<Vec<Instrument>, InstrumentError> {
     let v = Venue::Upbit;
-    if let Ok(e) = serde_json::from_str::<ErrorReply<'_>>(body) {
+    // Replies are arrays; an error is an object (serde would read an array as a struct too).
+    let object = body.trim_start().starts_with('{');
+    if let Some(e) = object
+        .then(|| serde_json::from_str::<ErrorReply<'_>>(body).ok())
+        .flatten()
+    {
         return Err(InstrumentError::Venue {
             venue: v,
             part,
@@ -199,6 +204,11 @@ mod tests {
         assert_eq!(all[2].tick_size.unwrap().to_string(), "0.00000001");
         assert_eq!(all[2].price_scale, Some(8));
         assert_eq!(all[1].tick_size, None, "not asked for");
+        // A one-element array is a reply, not an error object.
+        let one = parse(TICKS, r#"[{"market":"KRW-BTC","tick_size":"1000"}]"#).unwrap();
+        assert_eq!(one[0].tick_size.unwrap().to_string(), "1000");
+        let one = parse(MARKETS, r#"[{"market":"KRW-BTC"}]"#).unwrap();
+        assert_eq!(one[0].symbol, "BTC/KRW");
     }
 
     #[test]
