@@ -104,6 +104,7 @@ pub async fn record(
     let mut tasks = Vec::new();
     for (i, m) in cfg.markets.iter().enumerate() {
         let adapter = adapter_for_market(m).with_context(|| format!("markets[{i}]"))?;
+        let adapter = crate::instruments::with_tick_check(adapter, &instruments);
         let base = m
             .ws_url
             .clone()

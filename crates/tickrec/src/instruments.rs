@@ -4,15 +4,19 @@
 //! JSON file, and fall back to that cache when the venue cannot be reached — so that recording
 //! offline still starts (with a warning) unless `[instruments] check = "require"`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tickrec_model::{now_us, Venue};
-use tickrec_venues::instrument::{self, close_matches};
-use tickrec_venues::Instrument;
+use tickrec_model::{now_us, Decimal, Event, Venue};
+use tickrec_venues::instrument::{self, close_matches, is_multiple};
+use tickrec_venues::{
+    BackfillCursor, Frame, FrameKind, HeartbeatRules, Instrument, SubRejection, TradeGap,
+    VenueAdapter,
+};
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -93,6 +97,17 @@ pub enum Source {
     Unavailable,
 }
 
+impl Source {
+    /// `venue`, `cache` or `unavailable` (as in `/api/v1/instruments`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Venue => "venue",
+            Source::Cache => "cache",
+            Source::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// The instruments of the configured markets, with where each venue's list came from.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InstrumentSet {
@@ -164,6 +179,7 @@ fn write_cache(path: &Path, cache: &CacheFile) -> std::io::Result<()> {
 }
 
 /// One venue endpoint and the configured symbols on it.
+#[derive(Clone)]
 struct Target {
     venue: Venue,
     rest_base: String,
@@ -320,14 +336,7 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
         Ok(client) => {
             let mut tasks = tokio::task::JoinSet::new();
             for (n, t) in targets.iter().enumerate() {
-                let (client, t) = (
-                    client.clone(),
-                    Target {
-                        venue: t.venue,
-                        rest_base: t.rest_base.clone(),
-                        symbols: t.symbols.clone(),
-                    },
-                );
+                let (client, t) = (client.clone(), t.clone());
                 tasks.spawn(async move { (n, fetch(&client, &t).await) });
             }
             let mut out: Vec<Result<Vec<Instrument>, String>> = targets
@@ -335,6 +344,7 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
                 .map(|_| Err("not fetched".to_string()))
                 .collect();
             while let Some(r) = tasks.join_next().await {
+                // A panicked fetch stays "not fetched": the venue is treated as unreachable.
                 if let Ok((n, r)) = r {
                     out[n] = r;
                 }
@@ -412,7 +422,149 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
     Ok(set)
 }
 
-fn opt(d: &Option<tickrec_model::Decimal>) -> String {
+/// A venue adapter whose live trades are checked against their instrument's tick size: a price
+/// that is not a whole number of ticks is counted (`tickrec_off_tick_trades_total{venue,
+/// symbol}`) and logged (the 1st, 2nd, 4th, 8th… per market, so a misbehaving feed cannot flood
+/// the log); the trade itself is stored as the venue sent it — the venue's number is the fact,
+/// the tick size only a claim about it.
+struct TickChecked {
+    inner: Box<dyn VenueAdapter>,
+    ticks: HashMap<Arc<str>, OffTick>,
+}
+
+struct OffTick {
+    tick: Decimal,
+    counter: metrics::Counter,
+    seen: AtomicU64,
+}
+
+/// Wraps `adapter` in the tick check when `set` knows a tick size for one of its symbols;
+/// otherwise returns it unchanged (nothing to check, nothing to pay).
+pub fn with_tick_check(
+    adapter: Box<dyn VenueAdapter>,
+    set: &InstrumentSet,
+) -> Box<dyn VenueAdapter> {
+    match TickChecked::new(adapter, set) {
+        Ok(checked) => Box::new(checked),
+        Err(plain) => plain,
+    }
+}
+
+impl TickChecked {
+    /// The wrapper, or the adapter back when no tick size of its symbols is known.
+    fn new(
+        adapter: Box<dyn VenueAdapter>,
+        set: &InstrumentSet,
+    ) -> Result<Self, Box<dyn VenueAdapter>> {
+        let venue = adapter.venue();
+        let ticks: HashMap<Arc<str>, OffTick> = adapter
+            .symbols()
+            .into_iter()
+            .filter_map(|symbol| {
+                let tick = set.get(venue, &symbol)?.tick_size?;
+                let counter = metrics::counter!(
+                    "tickrec_off_tick_trades_total",
+                    "venue" => venue.as_str(),
+                    "symbol" => symbol.to_string()
+                );
+                counter.absolute(0);
+                Some((
+                    symbol,
+                    OffTick {
+                        tick,
+                        counter,
+                        seen: AtomicU64::new(0),
+                    },
+                ))
+            })
+            .collect();
+        if ticks.is_empty() {
+            return Err(adapter);
+        }
+        Ok(TickChecked {
+            inner: adapter,
+            ticks,
+        })
+    }
+
+    fn check(&self, events: &[Event]) {
+        for e in events {
+            let Event::Trade(t) = e else { continue };
+            let Some(o) = self.ticks.get(&*t.symbol) else {
+                continue;
+            };
+            if is_multiple(t.price, o.tick) {
+                continue;
+            }
+            o.counter.increment(1);
+            let n = o.seen.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                warn!(venue = %t.venue, symbol = %t.symbol, price = %t.price, tick_size = %o.tick, trade_id = ?t.trade_id, off_tick_trades = n, "trade price is not a multiple of the tick size (kept as sent)");
+            }
+        }
+    }
+}
+
+impl VenueAdapter for TickChecked {
+    fn venue(&self) -> Venue {
+        self.inner.venue()
+    }
+    fn default_ws_url(&self) -> &'static str {
+        self.inner.default_ws_url()
+    }
+    fn default_rest_url(&self) -> &'static str {
+        self.inner.default_rest_url()
+    }
+    fn connect_url(&self, base: &str) -> String {
+        self.inner.connect_url(base)
+    }
+    fn on_connect(&self) {
+        self.inner.on_connect();
+    }
+    fn subscribe_messages(&self) -> Vec<String> {
+        self.inner.subscribe_messages()
+    }
+    fn expected_acks(&self) -> usize {
+        self.inner.expected_acks()
+    }
+    fn resubscribe_message(&self, rejection: &SubRejection) -> Option<String> {
+        self.inner.resubscribe_message(rejection)
+    }
+    fn heartbeat(&self) -> HeartbeatRules {
+        self.inner.heartbeat()
+    }
+    fn ping_message(&self, req_id: u64) -> Option<String> {
+        self.inner.ping_message(req_id)
+    }
+    fn parse(&self, frame: Frame<'_>, ts_recv_us: i64, out: &mut Vec<Event>) -> FrameKind {
+        let before = out.len();
+        let kind = self.inner.parse(frame, ts_recv_us, out);
+        self.check(&out[before..]);
+        kind
+    }
+    fn symbols(&self) -> Vec<Arc<str>> {
+        self.inner.symbols()
+    }
+    fn backfill(&self, gap: &TradeGap, rest_base: &str) -> Option<Box<dyn BackfillCursor>> {
+        self.inner.backfill(gap, rest_base)
+    }
+    fn book_snapshot_url(&self, symbol: &str, rest_base: &str) -> Option<String> {
+        self.inner.book_snapshot_url(symbol, rest_base)
+    }
+    fn parse_book_snapshot(
+        &self,
+        symbol: &Arc<str>,
+        body: &[u8],
+        ts_recv_us: i64,
+    ) -> Result<tickrec_model::BookUpdate, String> {
+        self.inner.parse_book_snapshot(symbol, body, ts_recv_us)
+    }
+    fn book_resync_messages(&self, symbol: &str) -> Vec<String> {
+        self.inner.book_resync_messages(symbol)
+    }
+}
+
+fn opt(d: &Option<Decimal>) -> String {
     d.map_or_else(|| "-".to_string(), |d| d.to_string())
 }
 
@@ -471,6 +623,51 @@ mod tests {
         assert_eq!(c.check, InstrumentCheck::Require);
         assert!(toml::from_str::<InstrumentsConfig>("check = \"maybe\"").is_err());
         assert!(toml::from_str::<InstrumentsConfig>("chek = \"off\"").is_err());
+    }
+
+    #[test]
+    fn off_tick_trades_are_counted_and_kept() {
+        let subs = [tickrec_venues::MarketSub {
+            symbol: Arc::from("BTC/USDT"),
+            channels: vec![tickrec_model::Channel::Trades],
+        }];
+        let inst = |tick: &str| Instrument {
+            venue: Venue::Binance,
+            symbol: "BTC/USDT".into(),
+            native: "BTCUSDT".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            tick_size: Some(Decimal::parse(tick).unwrap()),
+            lot_size: None,
+            min_qty: None,
+            min_notional: None,
+            price_scale: None,
+            qty_scale: None,
+            status: "TRADING".into(),
+            trading: true,
+        };
+        let frame = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1672515782136,"s":"BTCUSDT","t":12345,"p":"60000.015","q":"0.001","T":1672515782136,"m":true,"M":true}}"#;
+        for (tick, off) in [("0.01", 1), ("0.001", 0)] {
+            let set = InstrumentSet {
+                instruments: vec![inst(tick)],
+                sources: BTreeMap::new(),
+            };
+            let adapter = tickrec_venues::adapter_for(Venue::Binance, &subs).unwrap();
+            let ticks = TickChecked::new(adapter, &set)
+                .map_err(|_| "no tick")
+                .unwrap();
+            let mut out = Vec::new();
+            ticks.parse(Frame::Text(frame), 1, &mut out);
+            assert!(matches!(&out[..], [Event::Trade(t)] if t.price.to_string() == "60000.015"));
+            assert_eq!(
+                ticks.ticks["BTC/USDT"].seen.load(Ordering::Relaxed),
+                off,
+                "tick {tick}"
+            );
+        }
+        // Nothing known, nothing wrapped.
+        let adapter = tickrec_venues::adapter_for(Venue::Binance, &subs).unwrap();
+        assert!(TickChecked::new(adapter, &InstrumentSet::default()).is_err());
     }
 
     #[test]

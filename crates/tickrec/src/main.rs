@@ -178,7 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .build()?;
                 let set = rt.block_on(instruments::load(&cfg))?;
                 for (venue, source) in &set.sources {
-                    println!("  instruments {venue}: {source:?}");
+                    println!("  instruments {venue}: {}", source.as_str());
                 }
             }
             println!("config OK");
@@ -211,12 +211,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for v in tickrec_model::Venue::ALL {
                 let info = tickrec_venues::describe(v);
                 println!("{v}");
-                println!("  channels:   {}", info.channels);
-                println!("  symbols:    {}", info.symbols);
-                println!("  websocket:  {}", info.ws_url);
-                println!("  rest:       {}", info.rest_url);
+                println!("  channels:    {}", info.channels);
+                println!("  symbols:     {}", info.symbols);
+                println!("  websocket:   {}", info.ws_url);
+                println!("  rest:        {}", info.rest_url);
                 println!("  instruments: {}", info.instruments);
-                println!("  gaps:       {}", info.gap_repair);
+                println!("  gaps:        {}", info.gap_repair);
             }
             Ok(())
         }

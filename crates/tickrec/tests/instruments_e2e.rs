@@ -230,7 +230,7 @@ fn check_config_online_exits_non_zero_on_an_unlisted_symbol() {
     );
     let stdout = String::from_utf8_lossy(&good.stdout);
     assert!(
-        stdout.contains("instruments bybit") && stdout.contains("Venue"),
+        stdout.contains(&format!("instruments bybit {rest}: venue")),
         "{stdout}"
     );
     rt.block_on(sim.shutdown()).expect("sim shutdown");
