@@ -219,6 +219,11 @@ impl Conn {
                     body.push('}');
                     out.push(Message::text(event(id, &body, &self.conn_id)));
                 }
+                (candles::CHANNEL, Endpoint::Public, _) => {
+                    // Candles moved to `/business`; OKX says so with its own code.
+                    let msg = format!("channel:{channel},instId:{inst} This channel has been migrated to the '/business' URL. Please subscribe using the new URL.");
+                    out.push(Message::text(error(id, "64001", &msg, &self.conn_id)));
+                }
                 _ => {
                     let msg = format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use the correct URL, channel and parameters referring to API document.");
                     out.push(Message::text(error(id, "60018", &msg, &self.conn_id)));
