@@ -45,6 +45,12 @@
 //!   `/binance/api/v3/{aggTrades,historicalTrades,trades,klines,exchangeInfo}`; `kraken::rest`:
 //!   `/kraken/0/public/{Trades,OHLC,AssetPairs}`), served from each market's `history` (trades
 //!   are regenerated from walk checkpoints, bit-identical to what was published).
+//! - Candle streams: Coinbase `candles` (5 m), OKX `candle1m` (`/business` only), Bybit
+//!   `kline.1`, Upbit `candle.1s`/`candle.1m` (`<venue>/candles.rs`), built by `candles`.
+//! - Instruments endpoints (`<venue>/instruments.rs`; Binance `exchangeInfo` and Kraken
+//!   `AssetPairs` in their `rest.rs`): Coinbase `market/products`, OKX `public/instruments`,
+//!   Bybit `instruments-info`, Upbit `market/all` and `orderbook/instruments`, listing the
+//!   simulated markets with their exact tick and quantity step.
 //! - [`faults`]: [`Fault`] injection ([`SimHandle::inject`], [`SimConfig::faults`]).
 
 pub mod config;
