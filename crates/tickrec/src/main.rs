@@ -221,7 +221,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Instruments(args) => {
-            let cfg = load_config(cli.config.as_ref())?;
+            let mut cfg = load_config(cli.config.as_ref())?;
+            // Asked for explicitly: fetch even when start-up checks are off.
+            if cfg.instruments.check == instruments::InstrumentCheck::Off {
+                cfg.instruments.check = instruments::InstrumentCheck::WarnOffline;
+            }
             let list = if args.cached {
                 instruments::cached(&cfg, args.venue)
             } else {
