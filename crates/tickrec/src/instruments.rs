@@ -274,12 +274,14 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Checks every configured symbol of `t` against `listed`.
+/// Checks every configured symbol of `t` against `listed`: the listed ones go to `out`; the
+/// first unlisted one is the error (the others are still checked and kept).
 fn check(
     t: &Target,
     listed: &[Instrument],
     out: &mut Vec<Instrument>,
 ) -> Result<(), InstrumentsError> {
+    let mut first = None;
     for (index, symbol) in &t.symbols {
         match listed.iter().find(|i| i.symbol == *symbol) {
             Some(i) => {
@@ -288,18 +290,19 @@ fn check(
                 }
                 out.push(i.clone());
             }
+            None if first.is_some() => {}
             None => {
                 let near = close_matches(listed, symbol, 8);
                 let hint = if near.is_empty() {
                     format!(
-                        " (it lists {} symbols, none with the same base asset); `tickrec instruments --venue {}` lists them",
+                        " (nothing close among its {} symbols; `tickrec instruments --venue {} --cached` lists them)",
                         listed.len(),
                         t.venue
                     )
                 } else {
                     format!("; close matches: {}", near.join(", "))
                 };
-                return Err(InstrumentsError::Unlisted {
+                first = Some(InstrumentsError::Unlisted {
                     index: *index,
                     venue: t.venue,
                     symbol: symbol.clone(),
@@ -308,7 +311,7 @@ fn check(
             }
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 /// Fetches (or reads from the cache) the instruments of every configured market and checks the
@@ -359,10 +362,14 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
     let path = cache_path(cfg);
     let mut cache = read_cache(&path);
     let mut cache_dirty = false;
+    // The first refusal; every venue is still looked at so that the cache gets every list.
+    let mut refused: Option<InstrumentsError> = None;
     for (t, got) in targets.iter().zip(fetched) {
         match got {
             Ok(listed) => {
-                check(t, &listed, &mut set.instruments)?;
+                if let Err(e) = check(t, &listed, &mut set.instruments) {
+                    refused.get_or_insert(e);
+                }
                 set.sources.insert(t.key(), Source::Venue);
                 cache.venues.insert(
                     t.key(),
@@ -379,7 +386,9 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
                     let mut found = Vec::new();
                     match check(t, &entry.instruments, &mut found) {
                         Ok(()) => {}
-                        Err(e) if mode == InstrumentCheck::Require => return Err(e),
+                        Err(e) if mode == InstrumentCheck::Require => {
+                            refused.get_or_insert(e);
+                        }
                         Err(e) => {
                             warn!(error = %e, "per the cached instrument list (the venue may have listed it since)")
                         }
@@ -388,11 +397,11 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
                     set.sources.insert(t.key(), Source::Cache);
                 }
                 None if mode == InstrumentCheck::Require => {
-                    return Err(InstrumentsError::Unavailable {
+                    refused.get_or_insert(InstrumentsError::Unavailable {
                         venue: t.venue,
                         detail,
                         cache: path.display().to_string(),
-                    })
+                    });
                 }
                 None => {
                     warn!(venue = %t.venue, error = %detail, "instrument list unreachable and not cached; symbols not checked");
@@ -405,6 +414,9 @@ pub async fn load(cfg: &Config) -> Result<InstrumentSet, InstrumentsError> {
         if let Err(e) = write_cache(&path, &cache) {
             warn!(path = %path.display(), error = %e, "instruments cache not written");
         }
+    }
+    if let Some(e) = refused {
+        return Err(e);
     }
     for i in &set.instruments {
         info!(

@@ -90,7 +90,7 @@ async fn an_unlisted_symbol_stops_start_up_on_every_venue() {
             dir.path().join(format!("{venue}.db")),
             vec![market(&sim, venue, &[symbol, "BTC/EUR"])],
         );
-        let err = tickrec::app::record(cfg, async {}, Default::default())
+        let err = tickrec::app::record(cfg.clone(), async {}, Default::default())
             .await
             .expect_err("an unlisted symbol must stop start-up");
         let msg = format!("{err:#}");
@@ -103,6 +103,13 @@ async fn an_unlisted_symbol_stops_start_up_on_every_venue() {
         assert!(
             !dir.path().join(format!("{venue}.db")).exists(),
             "{venue}: nothing opened before the check"
+        );
+        // The venue's whole list is cached all the same, for `tickrec instruments --cached`.
+        let cached = instruments::cached(&cfg, Some(venue));
+        assert_eq!(
+            cached.iter().map(|i| i.symbol.as_str()).collect::<Vec<_>>(),
+            [symbol],
+            "{venue}"
         );
     }
     sim.shutdown().await.expect("sim shutdown");
