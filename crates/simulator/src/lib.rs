@@ -22,6 +22,8 @@
 //!   of seed, venue, symbol, index, start time and rate.
 //! - `market`: per-market driver task publishing due trades every ~1 ms as one shared batch, plus
 //!   the state snapshots are taken from (recent trades, candle, ticker statistics).
+//! - `candles`: each venue's candle streams built from the tape, with its push cadence and
+//!   end-of-bar rule.
 //! - [`ground_truth`]: CSV writer thread fed by the drivers, and [`read_ground_truth`].
 //! - `server`: the single listener routing by request path, [`start`] and [`SimHandle`].
 //! - `binance`: `/binance/ws/<stream>` and `/binance/stream?streams=` (trade, aggTrade,
@@ -43,6 +45,12 @@
 //!   `/binance/api/v3/{aggTrades,historicalTrades,trades,klines,exchangeInfo}`; `kraken::rest`:
 //!   `/kraken/0/public/{Trades,OHLC,AssetPairs}`), served from each market's `history` (trades
 //!   are regenerated from walk checkpoints, bit-identical to what was published).
+//! - Candle streams: Coinbase `candles` (5 m), OKX `candle1m` (`/business` only), Bybit
+//!   `kline.1`, Upbit `candle.1s`/`candle.1m` (`<venue>/candles.rs`), built by `candles`.
+//! - Instruments endpoints (`<venue>/instruments.rs`; Binance `exchangeInfo` and Kraken
+//!   `AssetPairs` in their `rest.rs`): Coinbase `market/products`, OKX `public/instruments`,
+//!   Bybit `instruments-info`, Upbit `market/all` and `orderbook/instruments`, listing the
+//!   simulated markets with their exact tick and quantity step.
 //! - [`faults`]: [`Fault`] injection ([`SimHandle::inject`], [`SimConfig::faults`]).
 
 pub mod config;
@@ -54,6 +62,7 @@ pub mod tape;
 mod binance;
 mod book;
 mod bybit;
+mod candles;
 mod coinbase;
 mod format;
 mod history;

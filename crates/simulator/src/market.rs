@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::time::Instant;
 
 use crate::book::MarketBook;
+pub(crate) use crate::candles::CandleBuilder;
 use crate::config::{split_symbol, StartMode};
 use crate::ground_truth::GtSender;
 use crate::history::{History, View, MINUTE_US};
@@ -29,8 +30,6 @@ use crate::tape::{draw, mix, Profile, RawTrade, Segment, TapeGen, CHECKPOINT};
 pub(crate) const RECENT_TRADES: usize = 50;
 /// Batches a connection may fall behind (≈ seconds × 1000) before it is dropped as too slow.
 pub(crate) const BROADCAST_CAPACITY: usize = 4096;
-/// Binance pushes kline updates every 2000 ms.
-const KLINE_UPDATE_US: i64 = 2_000_000;
 
 /// Static description of a market.
 #[derive(Debug)]
@@ -247,113 +246,6 @@ impl CandleSnap {
 
     pub(crate) fn end_us(&self) -> i64 {
         self.open_time_us + self.interval_us
-    }
-}
-
-/// Builds 1-minute candles from the tape with each venue's push rules:
-/// - Binance: a running update at most every 2000 ms, and exactly one `x:true` per bar, sent when
-///   the minute is over (on the first trade of a later minute, or by the clock once no pending
-///   trade can still fall into it);
-/// - Kraken: trade-triggered — one update per batch per candle touched, no closed flag.
-#[derive(Debug)]
-pub(crate) struct CandleBuilder {
-    venue: Venue,
-    cur: Option<CandleSnap>,
-    touched: bool,
-    last_emit_us: i64,
-}
-
-impl CandleBuilder {
-    pub(crate) fn new(venue: Venue, start_us: i64) -> CandleBuilder {
-        CandleBuilder {
-            venue,
-            cur: None,
-            touched: false,
-            last_emit_us: start_us,
-        }
-    }
-
-    pub(crate) fn current(&self) -> Option<CandleSnap> {
-        self.cur
-    }
-
-    pub(crate) fn on_trade(&mut self, t: &RawTrade, now_us: i64, out: &mut Vec<CandleSnap>) {
-        let open = t.ts_us - t.ts_us.rem_euclid(MINUTE_US);
-        match &mut self.cur {
-            Some(c) if c.open_time_us == open => c.add(t),
-            cur => {
-                if let Some(old) = cur.take() {
-                    match self.venue {
-                        Venue::Kraken if self.touched => out.push(CandleSnap {
-                            event_us: now_us,
-                            ..old
-                        }),
-                        Venue::Kraken => {}
-                        _ => out.push(CandleSnap {
-                            closed: true,
-                            event_us: now_us,
-                            ..old
-                        }),
-                    }
-                }
-                *cur = Some(CandleSnap::open_with(t, now_us));
-            }
-        }
-        self.touched = true;
-    }
-
-    /// End of a driver tick. `next_trade_ts` is the event time of the next (not yet due) trade,
-    /// `None` when the tape is over.
-    pub(crate) fn on_tick(
-        &mut self,
-        now_us: i64,
-        next_trade_ts: Option<i64>,
-        out: &mut Vec<CandleSnap>,
-    ) {
-        match self.venue {
-            Venue::Kraken => {
-                if self.touched {
-                    if let Some(c) = self.cur {
-                        out.push(CandleSnap {
-                            event_us: now_us,
-                            ..c
-                        });
-                    }
-                }
-            }
-            _ => {
-                if let Some(c) = self.cur {
-                    let over =
-                        now_us >= c.end_us() && next_trade_ts.is_none_or(|ts| ts >= c.end_us());
-                    if over {
-                        out.push(CandleSnap {
-                            closed: true,
-                            event_us: now_us,
-                            ..c
-                        });
-                        self.cur = None;
-                        self.last_emit_us = now_us;
-                    } else if now_us - self.last_emit_us >= KLINE_UPDATE_US {
-                        out.push(CandleSnap {
-                            event_us: now_us,
-                            ..c
-                        });
-                        self.last_emit_us = now_us;
-                    }
-                }
-            }
-        }
-        self.touched = false;
-    }
-
-    /// When the builder next has something to say without a new trade (Binance only).
-    pub(crate) fn next_event_us(&self) -> Option<i64> {
-        match (self.venue, &self.cur) {
-            (Venue::Binance, Some(c)) => {
-                Some((self.last_emit_us + KLINE_UPDATE_US).min(c.end_us()))
-            }
-            _ => None,
-        }
     }
 }
 

@@ -74,6 +74,8 @@ pub async fn record(
 ) -> anyhow::Result<RecordSummary> {
     tickrec_feed::tls::install_crypto_provider();
     let started = Instant::now();
+    // Before anything is opened: a symbol the venue does not list is a configuration error.
+    let instruments = Arc::new(crate::instruments::load(&cfg).await?);
     let resume = resume_points(&cfg);
     let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_CHANNEL_CAPACITY);
     let (sink_tx, sink_rx) = mpsc::channel::<Vec<Event>>(SINK_CHANNEL_CAPACITY);
@@ -102,6 +104,7 @@ pub async fn record(
     let mut tasks = Vec::new();
     for (i, m) in cfg.markets.iter().enumerate() {
         let adapter = adapter_for_market(m).with_context(|| format!("markets[{i}]"))?;
+        let adapter = crate::instruments::with_tick_check(adapter, &instruments);
         let base = m
             .ws_url
             .clone()
@@ -164,7 +167,8 @@ pub async fn record(
             started,
             Duration::from_secs(cfg.http.stale_after_s),
         )
-        .with_api(crate::api::ApiState::new(cfg.sqlite.path.clone()));
+        .with_api(crate::api::ApiState::new(cfg.sqlite.path.clone()))
+        .with_instruments(instruments.clone());
         let listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
             .with_context(|| format!("binding HTTP server to {}", cfg.http.listen))?;

@@ -335,6 +335,11 @@ async fn e2e_once(
         postgres: postgres_section(postgres_uri)?,
         archive: None,
         retention: None,
+        // The simulator's markets, no instrument requests: the benchmark measures recording.
+        instruments: crate::instruments::InstrumentsConfig {
+            check: crate::instruments::InstrumentCheck::Off,
+            ..Default::default()
+        },
     };
     let total = trades * 4;
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();

@@ -64,6 +64,9 @@ pub struct FileConfig {
     /// `[retention]`: how long rows stay in the local store (builds with `--features parquet`).
     #[serde(default)]
     pub retention: Option<RetentionSection>,
+    /// `[instruments]`: the start-up check of symbols against the venues' instrument lists.
+    #[serde(default)]
+    pub instruments: Option<crate::instruments::InstrumentsConfig>,
     /// Seed 000 compatibility: `[db] uri`.
     #[serde(default)]
     pub db: Option<DbConfig>,
@@ -223,6 +226,8 @@ pub struct Config {
     pub archive: Option<ArchiveSection>,
     /// Local retention, when configured.
     pub retention: Option<RetentionSection>,
+    /// Instrument metadata check and cache.
+    pub instruments: crate::instruments::InstrumentsConfig,
 }
 
 impl Config {
@@ -263,6 +268,7 @@ impl Config {
             postgres: None,
             archive: None,
             retention: None,
+            instruments: crate::instruments::InstrumentsConfig::default(),
         }
     }
 
@@ -362,6 +368,7 @@ impl FileConfig {
             postgres,
             archive: self.archive,
             retention: self.retention,
+            instruments: self.instruments.unwrap_or_default(),
         };
         // Build every adapter once so that a bad symbol or channel fails here, not at run time.
         for (i, m) in cfg.markets.iter().enumerate() {

@@ -71,6 +71,7 @@ pub struct HttpState {
     started: Instant,
     stale_after: Duration,
     api: Option<crate::api::ApiState>,
+    instruments: Arc<crate::instruments::InstrumentSet>,
 }
 
 impl HttpState {
@@ -91,7 +92,14 @@ impl HttpState {
             started,
             stale_after,
             api: None,
+            instruments: Arc::default(),
         }
+    }
+
+    /// Also serves the start-up instrument metadata at `/api/v1/instruments`.
+    pub fn with_instruments(mut self, set: Arc<crate::instruments::InstrumentSet>) -> Self {
+        self.instruments = set;
+        self
     }
 
     /// Also serves the query API (`/api/v1/...`, see [`crate::api`]).
@@ -115,6 +123,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/instruments", get(instruments))
         .with_state(state)
 }
 
@@ -378,6 +387,11 @@ async fn health(State(s): State<HttpState>) -> impl IntoResponse {
 async fn status(State(s): State<HttpState>) -> impl IntoResponse {
     let (_, body, _) = assess(&s, true);
     ([(header::CACHE_CONTROL, "no-store")], Json(body))
+}
+
+/// The instruments checked at start-up and where each venue's list came from.
+async fn instruments(State(s): State<HttpState>) -> impl IntoResponse {
+    Json(json!(*s.instruments))
 }
 
 async fn ready(State(s): State<HttpState>) -> impl IntoResponse {

@@ -9,6 +9,7 @@
 //! - [`archive_cli`] — `tickrec archive` and the archive task of `record` (`[archive]`, `[retention]`).
 //! - [`export`] — `tickrec export` (Parquet / Tardis-style CSV).
 //! - [`gaps`] — `tickrec gaps`, the stored tape's holes per market.
+//! - [`instruments`] — instrument metadata at start-up (`[instruments]`, `tickrec instruments`).
 //! - [`mcp`] — `tickrec mcp`, the query tools over the Model Context Protocol (stdio).
 //! - [`query_cli`] — `tickrec query …`, the stored tape's trades, candles, profile, vacuums, features.
 //! - [`simulate`] — `tickrec simulate`.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod export;
 pub mod gaps;
 pub mod http;
+pub mod instruments;
 pub mod mcp;
 pub mod pipeline;
 pub mod query_cli;

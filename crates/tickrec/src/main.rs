@@ -1,7 +1,8 @@
 //! `tickrec` — the loss-less market-data recorder binary.
 
 use tickrec::{
-    app, archive_cli, bench, book_cli, config, export, gaps, http, mcp, query_cli, simulate,
+    app, archive_cli, bench, book_cli, config, export, gaps, http, instruments, mcp, query_cli,
+    simulate,
 };
 
 use std::path::PathBuf;
@@ -30,6 +31,28 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct CheckConfigArgs {
+    /// Also fetch every venue's instrument list and check the symbols against it (exit 1 on a
+    /// symbol the venue does not list).
+    #[arg(long)]
+    online: bool,
+}
+
+#[derive(clap::Args)]
+struct InstrumentsArgs {
+    /// Only this venue.
+    #[arg(long)]
+    venue: Option<tickrec_model::Venue>,
+    /// Print the whole cached list (every symbol the venue listed at the last fetch) instead of
+    /// fetching the configured markets.
+    #[arg(long)]
+    cached: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     /// One JSON object per line (for log shippers).
@@ -43,9 +66,12 @@ enum Command {
     /// Record the configured markets until SIGINT/SIGTERM, then flush and exit 0.
     Record,
     /// Validate a configuration file and print what would be recorded.
-    CheckConfig,
+    CheckConfig(CheckConfigArgs),
     /// List the venues and the channels each offers.
     Venues,
+    /// Fetch the configured markets' instrument metadata (tick/lot size, minimums, status) from
+    /// the venues — or the cache — and print it.
+    Instruments(InstrumentsArgs),
     /// Create or upgrade the schema of every configured store, then exit (also done at start-up).
     Migrate,
     /// Report what the stored trade tape is missing, per market (id holes and their times).
@@ -147,8 +173,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ))?;
             Ok(())
         }
-        Command::CheckConfig => {
+        Command::CheckConfig(args) => {
             let cfg = load_config(cli.config.as_ref())?;
+            if args.online {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let set = rt.block_on(instruments::load(&cfg))?;
+                for (venue, source) in &set.sources {
+                    println!("  instruments {venue}: {}", source.as_str());
+                }
+            }
             println!("config OK");
             println!("  sqlite: {}", cfg.sqlite.path.display());
             println!(
@@ -179,12 +214,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for v in tickrec_model::Venue::ALL {
                 let info = tickrec_venues::describe(v);
                 println!("{v}");
-                println!("  channels:   {}", info.channels);
-                println!("  symbols:    {}", info.symbols);
-                println!("  websocket:  {}", info.ws_url);
-                println!("  rest:       {}", info.rest_url);
-                println!("  gaps:       {}", info.gap_repair);
+                println!("  channels:    {}", info.channels);
+                println!("  symbols:     {}", info.symbols);
+                println!("  websocket:   {}", info.ws_url);
+                println!("  rest:        {}", info.rest_url);
+                println!("  instruments: {}", info.instruments);
+                println!("  gaps:        {}", info.gap_repair);
             }
+            Ok(())
+        }
+        Command::Instruments(args) => {
+            let mut cfg = load_config(cli.config.as_ref())?;
+            // Asked for explicitly: fetch even when start-up checks are off.
+            if cfg.instruments.check == instruments::InstrumentCheck::Off {
+                cfg.instruments.check = instruments::InstrumentCheck::WarnOffline;
+            }
+            let list = if args.cached {
+                instruments::cached(&cfg, args.venue)
+            } else {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(instruments::load(&cfg))?
+                    .instruments
+                    .into_iter()
+                    .filter(|i| args.venue.is_none_or(|v| i.venue == v))
+                    .collect()
+            };
+            instruments::print(&list, args.json);
             Ok(())
         }
         Command::Migrate => {

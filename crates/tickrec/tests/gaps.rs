@@ -73,6 +73,7 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
         postgres: None,
         archive: None,
         retention: None,
+        instruments: Default::default(),
     }
 }
 

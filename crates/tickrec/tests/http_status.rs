@@ -294,6 +294,7 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
         postgres: None,
         archive: None,
         retention: None,
+        instruments: Default::default(),
     };
     let (stop, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app::record(
@@ -322,6 +323,35 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
     let h = health(addr).await;
     assert_eq!(h["connections"]["up"], 2, "{h:#}");
     assert_eq!(h["connections"]["total"], 2, "{h:#}");
+    // The instruments checked at start-up, from the simulator's exchangeInfo and AssetPairs.
+    let (code, body) = get_async(addr, "/api/v1/instruments").await;
+    assert_eq!(code, 200, "{body}");
+    let inst: serde_json::Value = serde_json::from_str(&body).expect("instruments json");
+    let ticks: Vec<(String, String, String)> = inst["instruments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            let s = |k: &str| i[k].as_str().unwrap_or_default().to_string();
+            (s("venue"), s("symbol"), s("tick_size"))
+        })
+        .collect();
+    assert_eq!(
+        ticks,
+        [
+            ("binance".into(), "BTC/USDT".into(), "0.01000000".into()),
+            ("binance".into(), "ETH/USDT".into(), "0.01000000".into()),
+            ("kraken".into(), "BTC/USD".into(), "0.1".into()),
+            ("kraken".into(), "ETH/USD".into(), "0.01".into()),
+        ],
+        "{inst:#}"
+    );
+    assert!(
+        inst["sources"]
+            .as_object()
+            .is_some_and(|m| m.len() == 2 && m.values().all(|v| v == "venue")),
+        "{inst:#}"
+    );
     assert_eq!(h["streams"].as_array().map(Vec::len), Some(4), "{h:#}");
     for s in h["streams"].as_array().into_iter().flatten() {
         assert_eq!(s["state"], "ok", "{s}");

@@ -73,6 +73,7 @@ async fn sqlite_and_postgres_each_receive_the_whole_tape_across_a_server_restart
         postgres: Some(pg.config("postgres")),
         archive: None,
         retention: None,
+        instruments: Default::default(),
     };
     let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

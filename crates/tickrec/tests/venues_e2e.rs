@@ -44,6 +44,7 @@ fn config(db: PathBuf, market: MarketConfig) -> Config {
         postgres: None,
         archive: None,
         retention: None,
+        instruments: Default::default(),
     }
 }
 

@@ -16,6 +16,8 @@ pub struct VenueInfo {
     pub ws_url: &'static str,
     /// Default REST endpoint used for backfill.
     pub rest_url: &'static str,
+    /// The REST instruments endpoint(s) read at start-up (tick/lot sizes, status).
+    pub instruments: &'static str,
     /// How gaps are detected and how far they can be repaired.
     pub gap_repair: &'static str,
 }
@@ -29,6 +31,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
             symbols: "BTC/USDT",
             ws_url: crate::binance::subscribe::DEFAULT_WS_URL,
             rest_url: crate::binance::rest::DEFAULT_REST_URL,
+            instruments: "GET /api/v3/exchangeInfo",
             gap_repair: "trade and aggTrade ids are contiguous: every gap is measured and backfilled \
                          (historicalTrades / aggTrades by fromId, no depth limit)",
         },
@@ -38,6 +41,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
             symbols: "BTC/USD",
             ws_url: crate::kraken::subscribe::DEFAULT_WS_URL,
             rest_url: crate::kraken::rest::DEFAULT_REST_URL,
+            instruments: "GET /0/public/AssetPairs",
             gap_repair: "trade_id is contiguous per pair: every gap is measured and backfilled \
                          (public Trades, paged by time)",
         },
@@ -47,6 +51,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
             symbols: "BTC/USD",
             ws_url: crate::coinbase::subscribe::DEFAULT_WS_URL,
             rest_url: crate::coinbase::rest::DEFAULT_REST_URL,
+            instruments: "GET /api/v3/brokerage/market/products",
             gap_repair: "sequence_num gap ⇒ reconnect; trade_id is contiguous per product: gaps are \
                          measured and backfilled (market ticker trades, paged back by time)",
         },
@@ -57,6 +62,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
             symbols: "BTC/USDT, BTC/USDT:USDT (swap), BTC/USD:BTC-220527 (future)",
             ws_url: crate::okx::subscribe::DEFAULT_WS_URL,
             rest_url: crate::okx::rest::DEFAULT_REST_URL,
+            instruments: "GET /api/v5/public/instruments?instType=SPOT|SWAP|FUTURES",
             gap_repair: "trades-all ids are contiguous: gaps are measured and backfilled \
                          (history-trades by id, last 3 months)",
         },
@@ -66,6 +72,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
             symbols: "BTC/USDT (spot), BTC/USDT:USDT (linear) — one category per [[markets]] entry",
             ws_url: crate::bybit::subscribe::DEFAULT_WS_URL,
             rest_url: crate::bybit::rest::DEFAULT_REST_URL,
+            instruments: "GET /v5/market/instruments-info?category=spot|linear",
             gap_repair: "trade ids are not contiguous: no id gap can be measured; a window handed \
                          to backfill is repaired only within the last 60 spot / 1000 linear trades \
                          (recent-trade), the rest is reported unrepaired",
@@ -76,6 +83,7 @@ pub const fn describe(venue: Venue) -> VenueInfo {
             symbols: "BTC/KRW (sent as KRW-BTC)",
             ws_url: crate::upbit::subscribe::DEFAULT_WS_URL,
             rest_url: crate::upbit::rest::DEFAULT_REST_URL,
+            instruments: "GET /v1/market/all + /v1/orderbook/instruments (tick sizes)",
             gap_repair: "sequential_id is unique but not contiguous: no id gap can be measured; a \
                          window handed to backfill is repaired from trades/ticks (current UTC day)",
         },

@@ -8,12 +8,13 @@
 //! - `messages.rs` — borrowed serde structs of the wire messages;
 //! - `parse.rs` — wire message → normalized events (and reject rows);
 //! - `rest.rs` — REST backfill URLs and exact parsers of the replies;
+//! - `instruments.rs` — the REST instruments endpoint (tick/lot sizes, status) and its parser;
 //! - `heartbeat.rs` — ping/pong, idle and connection-age rules;
 //! - `symbols.rs` — unified `BASE/QUOTE` ⇄ native symbol;
 //! - `tests.rs` — golden tests on real frames.
 //!
 //! Shared pieces: [`adapter`] (the trait and frame classification), [`validate`] (price/qty/time
-//! checks and reject builders), [`unified`] (the unified symbol forms), [`catalog`] (what each
+//! checks and reject builders), [`instrument`] (instrument metadata, dispatch to the venues), [`unified`] (the unified symbol forms), [`catalog`] (what each
 //! venue offers), [`error`].
 
 pub mod adapter;
@@ -22,6 +23,7 @@ pub mod bybit;
 pub mod catalog;
 pub mod coinbase;
 pub mod error;
+pub mod instrument;
 pub mod kraken;
 pub mod okx;
 pub mod unified;
@@ -34,3 +36,4 @@ pub use adapter::{
 };
 pub use catalog::{describe, VenueInfo};
 pub use error::VenueError;
+pub use instrument::{Instrument, InstrumentError, InstrumentQuery};

@@ -7,6 +7,8 @@
 //! 0), and `unsubscribe` (a new `subscribe` then starts with a fresh snapshot). Trade ids are numeric text and not contiguous ([`trade_id`]). The REST
 //! companion (`rest.rs`) serves `recent-trade` — the last 60 trades only.
 
+pub(crate) mod candles;
+pub(crate) mod instruments;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -125,6 +127,8 @@ struct Sub {
     rx: broadcast::Receiver<Arc<Batch>>,
     trades: bool,
     bbo: bool,
+    /// `kline.1` (see `candles.rs`).
+    kline: bool,
 }
 
 /// A topic this simulator serves.
@@ -227,7 +231,19 @@ impl Conn {
             return refuse(out, "error:service busy", &self.conn_id);
         }
         let mut wanted = Vec::new();
+        let mut klines = Vec::new();
         for topic in &args {
+            let kline = topic
+                .strip_prefix(candles::TOPIC_PREFIX)
+                .and_then(|s| core.bybit_by_symbol.get(s).copied());
+            if let Some(idx) = kline {
+                if self.subs.get(&idx).is_some_and(|s| s.kline) {
+                    let msg = format!("error:already subscribed,topic:{topic}");
+                    return refuse(out, &msg, &self.conn_id);
+                }
+                klines.push(idx);
+                continue;
+            }
             let subscribed = |t: Topic| match t {
                 Topic::Trades(i) => self.subs.get(&i).is_some_and(|s| s.trades),
                 Topic::Bbo(i) => self.subs.get(&i).is_some_and(|s| s.bbo),
@@ -265,6 +281,7 @@ impl Conn {
                     rx: market.subscribe(&guard),
                     trades: false,
                     bbo: false,
+                    kline: false,
                 }
             });
             if trades {
@@ -273,6 +290,21 @@ impl Conn {
             } else {
                 sub.bbo = true;
             }
+        }
+        for idx in klines {
+            let market = &core.markets[idx];
+            self.subs
+                .entry(idx)
+                .or_insert_with(|| {
+                    let guard = market.lock();
+                    Sub {
+                        rx: market.subscribe(&guard),
+                        trades: false,
+                        bbo: false,
+                        kline: false,
+                    }
+                })
+                .kline = true;
         }
         out.push(reply(true, "subscribe", req_id, "subscribe", &self.conn_id));
         out.append(&mut snapshots);
@@ -333,6 +365,13 @@ impl Conn {
                         }
                         if let (true, Some(last)) = (sub.bbo, b.trades.last()) {
                             out.push(Message::text(bbo_push(spec, last, now_ms)));
+                        }
+                        if sub.kline {
+                            let mine = b
+                                .candles
+                                .iter()
+                                .filter(|c| c.interval_us == candles::INTERVAL_US);
+                            out.extend(mine.map(|c| Message::text(candles::push(spec, c, now_ms))));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

@@ -28,6 +28,10 @@ fn error(code: i64, msg: &str) -> HttpResponse {
 
 /// Serves one request; `path` follows `/bybit`.
 pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpResponse {
+    // The instruments endpoints live in their own file.
+    if let Some(resp) = super::instruments::handle(core, path, req) {
+        return resp;
+    }
     if path != "/v5/market/recent-trade" {
         return HttpResponse::json(404, r#"{"retCode":404,"retMsg":"not found"}"#.into());
     }

@@ -8,6 +8,8 @@
 //! acknowledgements and heartbeats included); refusals are `{"type":"error","message":"failure
 //! to subscribe"}`. The REST companion (`rest.rs`) serves the public market `ticker` trades.
 
+pub(crate) mod candles;
+pub(crate) mod instruments;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -57,6 +59,8 @@ struct Sub {
     rx: broadcast::Receiver<Arc<Batch>>,
     trades: bool,
     ticker: bool,
+    /// `candles` (see `candles.rs`).
+    candles: bool,
 }
 
 /// The book channel as subscribed (pushed as `l2_data`).
@@ -201,7 +205,7 @@ impl Conn {
                     }
                 }
             }
-            Some(channel @ ("market_trades" | "ticker")) => {
+            Some(channel @ ("market_trades" | "ticker" | "candles")) => {
                 let ids: Vec<&str> = v
                     .get("product_ids")
                     .and_then(Value::as_array)
@@ -235,7 +239,21 @@ impl Conn {
                         rx: market.subscribe(&guard),
                         trades: false,
                         ticker: false,
+                        candles: false,
                     });
+                    if channel == "candles" {
+                        if !sub.candles {
+                            sub.candles = true;
+                            // The running bar, as Coinbase opens the channel with a snapshot.
+                            let bar = guard
+                                .candle
+                                .filter(|c| c.interval_us == candles::INTERVAL_US);
+                            drop(guard);
+                            let ev = candles::events("snapshot", spec, bar.iter());
+                            out.push(self.message("candles", &ev));
+                        }
+                        continue;
+                    }
                     if !trades {
                         sub.ticker = true;
                         continue;
@@ -332,7 +350,7 @@ impl Conn {
         for idx in idxs {
             let spec = &core.markets[idx].spec;
             while let Some(sub) = self.subs.get_mut(&idx) {
-                let (trades_on, ticker_on) = (sub.trades, sub.ticker);
+                let (trades_on, ticker_on, candles_on) = (sub.trades, sub.ticker, sub.candles);
                 match sub.rx.try_recv() {
                     Ok(b) => {
                         if trades_on {
@@ -345,6 +363,15 @@ impl Conn {
                         if let (true, Some(last)) = (ticker_on, b.trades.last()) {
                             let m = self.ticker_message(spec, last);
                             out.push(m);
+                        }
+                        let mut mine = b
+                            .candles
+                            .iter()
+                            .filter(|c| c.interval_us == candles::INTERVAL_US)
+                            .peekable();
+                        if candles_on && mine.peek().is_some() {
+                            let ev = candles::events("update", spec, mine);
+                            out.push(self.message("candles", &ev));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

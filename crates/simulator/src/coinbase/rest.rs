@@ -23,6 +23,10 @@ fn error(status: u16, code: &str, message: &str) -> HttpResponse {
 
 /// Serves one request; `path` follows `/coinbase`.
 pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpResponse {
+    // The instruments endpoints live in their own file.
+    if let Some(resp) = super::instruments::handle(core, path, req) {
+        return resp;
+    }
     let product = path
         .strip_prefix("/api/v3/brokerage/market/products/")
         .and_then(|p| p.strip_suffix("/ticker"));

@@ -8,6 +8,8 @@
 //! with a fresh snapshot), and text `ping` → `pong`. The REST companion (`rest.rs`) serves
 //! `history-trades`.
 
+pub(crate) mod candles;
+pub(crate) mod instruments;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -134,6 +136,8 @@ struct Sub {
     rx: broadcast::Receiver<Arc<Batch>>,
     trades: bool,
     bbo: bool,
+    /// `candle1m` (see `candles.rs`).
+    candles: bool,
 }
 
 #[derive(Debug, Default)]
@@ -249,9 +253,11 @@ impl Conn {
                         )));
                     }
                 }
-                ("trades-all" | "bbo-tbt", Endpoint::Business | Endpoint::Public, Some(idx))
-                    if (channel == "trades-all") == (endpoint == Endpoint::Business) =>
-                {
+                (
+                    "trades-all" | "bbo-tbt" | candles::CHANNEL,
+                    Endpoint::Business | Endpoint::Public,
+                    Some(idx),
+                ) if (channel == "bbo-tbt") == (endpoint == Endpoint::Public) => {
                     let market = &core.markets[idx];
                     let sub = self.subs.entry(idx).or_insert_with(|| {
                         let guard = market.lock();
@@ -259,11 +265,14 @@ impl Conn {
                             rx: market.subscribe(&guard),
                             trades: false,
                             bbo: false,
+                            candles: false,
                         }
                     });
                     if channel == "trades-all" {
                         sub.trades = true;
                         market.request_start();
+                    } else if channel == candles::CHANNEL {
+                        sub.candles = true;
                     } else {
                         sub.bbo = true;
                     }
@@ -272,6 +281,11 @@ impl Conn {
                         &arg_body("subscribe", channel, inst),
                         &self.conn_id,
                     )));
+                }
+                (candles::CHANNEL, Endpoint::Public, _) => {
+                    // Candles moved to `/business`; OKX says so with its own code.
+                    let msg = format!("channel:{channel},instId:{inst} This channel has been migrated to the '/business' URL. Please subscribe using the new URL.");
+                    out.push(Message::text(error(id, "64001", &msg, &self.conn_id)));
                 }
                 _ => {
                     let msg = format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use the correct URL, channel and parameters referring to API document.");
@@ -346,6 +360,13 @@ impl Conn {
                         }
                         if let (true, Some(last)) = (sub.bbo, b.trades.last()) {
                             out.push(Message::text(bbo_push(spec, last)));
+                        }
+                        if sub.candles {
+                            let mine = b
+                                .candles
+                                .iter()
+                                .filter(|c| c.interval_us == candles::INTERVAL_US);
+                            out.extend(mine.map(|c| Message::text(candles::push(spec, c))));
                         }
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,

@@ -25,6 +25,10 @@ fn error(status: u16, code: &str, msg: &str) -> HttpResponse {
 
 /// Serves one request; `path` follows `/okx`.
 pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpResponse {
+    // The instruments endpoints live in their own file.
+    if let Some(resp) = super::instruments::handle(core, path, req) {
+        return resp;
+    }
     if path != "/api/v5/market/history-trades" {
         return error(404, "50000", "not found");
     }

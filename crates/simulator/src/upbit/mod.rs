@@ -8,6 +8,8 @@
 //! but not contiguous: trade time in ms × 10⁴ + the tape id modulo 10⁴ ([`sequential_id`]). The
 //! REST companion (`rest.rs`) serves `/v1/trades/ticks`.
 
+pub(crate) mod candles;
+pub(crate) mod instruments;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -139,6 +141,8 @@ struct Sub {
     rx: broadcast::Receiver<Arc<Batch>>,
     trades: bool,
     orderbook: bool,
+    /// Candle bar lengths subscribed (`candle.1s`, `candle.1m`; see `candles.rs`).
+    candles: Vec<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +150,7 @@ struct Conn {
     subs: BTreeMap<usize, Sub>,
     books: BookSubs,
     lagged: Option<u64>,
+    ts: crate::format::Rfc3339,
 }
 
 impl Conn {
@@ -173,7 +178,17 @@ impl Conn {
         // A request replaces the connection's subscriptions; unknown codes are silently ignored.
         let mut wanted: Vec<(usize, bool)> = Vec::new();
         let mut books: Vec<usize> = Vec::new();
+        let mut candle_wanted: Vec<(usize, i64)> = Vec::new();
         for p in &parts {
+            if let Some(interval) = candles::interval_of(p) {
+                let codes = p.get("codes").and_then(Value::as_array);
+                for code in codes.into_iter().flatten().filter_map(Value::as_str) {
+                    if let Some(&idx) = core.upbit_by_code.get(code) {
+                        candle_wanted.push((idx, interval));
+                    }
+                }
+                continue;
+            }
             let trades = match p.get("type").and_then(Value::as_str) {
                 Some("trade") => true,
                 Some("orderbook") => false,
@@ -210,11 +225,28 @@ impl Conn {
                 ));
             }
         }
-        self.subs
-            .retain(|idx, _| wanted.iter().any(|(i, _)| i == idx));
+        self.subs.retain(|idx, _| {
+            wanted.iter().any(|(i, _)| i == idx) || candle_wanted.iter().any(|(i, _)| i == idx)
+        });
         for sub in self.subs.values_mut() {
             sub.trades = false;
             sub.orderbook = false;
+            sub.candles.clear();
+        }
+        for (idx, interval) in candle_wanted {
+            let market = &core.markets[idx];
+            let sub = self.subs.entry(idx).or_insert_with(|| {
+                let guard = market.lock();
+                Sub {
+                    rx: market.subscribe(&guard),
+                    trades: false,
+                    orderbook: false,
+                    candles: Vec::new(),
+                }
+            });
+            if !sub.candles.contains(&interval) {
+                sub.candles.push(interval);
+            }
         }
         for (idx, trades) in wanted {
             let market = &core.markets[idx];
@@ -224,6 +256,7 @@ impl Conn {
                     rx: market.subscribe(&guard),
                     trades: false,
                     orderbook: false,
+                    candles: Vec::new(),
                 }
             });
             if trades {
@@ -259,6 +292,11 @@ impl Conn {
                         if let (true, Some(last)) = (sub.orderbook, b.trades.last()) {
                             out.push(orderbook_push(spec, last));
                         }
+                        let mine = b
+                            .candles
+                            .iter()
+                            .filter(|c| sub.candles.contains(&c.interval_us));
+                        out.extend(mine.map(|c| candles::push(spec, c, &mut self.ts)));
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                     Err(TryRecvError::Lagged(n)) => {

@@ -38,6 +38,10 @@ fn index_of(market: &Market, view: &crate::history::View, sid: u64) -> Option<u6
 
 /// Serves one request; `path` follows `/upbit`.
 pub(crate) fn handle(core: &SimCore, path: &str, req: &HttpRequest) -> HttpResponse {
+    // The instruments endpoints live in their own file.
+    if let Some(resp) = super::instruments::handle(core, path, req) {
+        return resp;
+    }
     if path != "/v1/trades/ticks" {
         return error(404, "not_found", "not found");
     }

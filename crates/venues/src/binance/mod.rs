@@ -4,6 +4,7 @@
 //! `lastUpdateId`, so a resync refetches the snapshot (no resync messages).
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

@@ -5,6 +5,7 @@
 //! only — a longer outage is reported as unrepaired).
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

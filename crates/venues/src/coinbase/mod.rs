@@ -6,6 +6,7 @@
 //! `market/products/{id}/ticker` trades.
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

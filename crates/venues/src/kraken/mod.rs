@@ -3,6 +3,7 @@
 //! check; a resync is `unsubscribe` + `subscribe` of that symbol's book).
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

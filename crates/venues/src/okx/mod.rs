@@ -3,6 +3,7 @@
 //! later). Text `ping`/`pong` keep-alive; REST `history-trades` backfill.
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;

@@ -6,6 +6,7 @@
 //! `/v1/trades/ticks` backfill by time window.
 
 pub mod heartbeat;
+pub mod instruments;
 pub mod messages;
 pub mod parse;
 pub mod rest;
