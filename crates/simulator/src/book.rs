@@ -117,7 +117,13 @@ impl Levels {
     pub(crate) fn top(&self, side: Side, n: Option<usize>) -> Vec<Lvl> {
         let n = n.unwrap_or(usize::MAX);
         match side {
-            Side::Bid => self.bids.iter().rev().take(n).map(|(p, q)| (*p, *q)).collect(),
+            Side::Bid => self
+                .bids
+                .iter()
+                .rev()
+                .take(n)
+                .map(|(p, q)| (*p, *q))
+                .collect(),
             Side::Ask => self.asks.iter().take(n).map(|(p, q)| (*p, *q)).collect(),
         }
     }
@@ -415,7 +421,12 @@ impl BookState {
     pub(crate) fn lagged(&self, lag: u64) -> (Levels, u64) {
         let mut levels = self.levels.clone();
         let mut last_id = self.last_id;
-        for u in self.undo.iter().rev().take(usize::try_from(lag).unwrap_or(usize::MAX)) {
+        for u in self
+            .undo
+            .iter()
+            .rev()
+            .take(usize::try_from(lag).unwrap_or(usize::MAX))
+        {
             for &(side, price, old) in u.changes.iter().rev() {
                 levels.set(side, price, old);
             }
@@ -735,7 +746,8 @@ pub(crate) async fn run_book_driver(
             _ = stopped(&mut shutdown) => return,
         }
         let now = Instant::now();
-        let target = (now.saturating_duration_since(start).as_secs_f64() * core.book_rate) as u64 + 1;
+        let target =
+            (now.saturating_duration_since(start).as_secs_f64() * core.book_rate) as u64 + 1;
         while done < target {
             book.advance(&market.spec, &core.books_paused);
             done += 1;
@@ -886,7 +898,9 @@ mod tests {
         assert_eq!(kraken_checksum(&s, &l), 3_310_070_434);
         // OKX's documented vectors (protocols.md §5.4).
         let t = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(p, q)| (p.to_string(), q.to_string())).collect()
+            v.iter()
+                .map(|(p, q)| (p.to_string(), q.to_string()))
+                .collect()
         };
         let c = okx_crc(
             &t(&[("3366.1", "7"), ("3366", "6")]),

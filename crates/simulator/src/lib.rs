@@ -64,8 +64,8 @@ mod okx;
 mod server;
 mod upbit;
 
-pub use bybit::trade_id as bybit_trade_id;
 pub use book::{BookTruth, UNDO_KEPT as BOOK_UNDO_KEPT};
+pub use bybit::trade_id as bybit_trade_id;
 pub use config::{
     SimConfig, SimMarket, StartMode, MAX_BOOK_RATE, MAX_RATE, MIN_BOOK_RATE, MIN_RATE,
     SIMULATED_VENUES,

@@ -118,9 +118,21 @@ impl SimCore {
                     tracing::info!(?fault, "fault injected");
                 }
             }
-            Fault::DropBookDelta { venue, symbol, after }
-            | Fault::CorruptBookChecksum { venue, symbol, after }
-            | Fault::ReorderBookDeltas { venue, symbol, after } => {
+            Fault::DropBookDelta {
+                venue,
+                symbol,
+                after,
+            }
+            | Fault::CorruptBookChecksum {
+                venue,
+                symbol,
+                after,
+            }
+            | Fault::ReorderBookDeltas {
+                venue,
+                symbol,
+                after,
+            } => {
                 if let Some(m) = self.market(*venue, symbol) {
                     let kind = match fault {
                         Fault::DropBookDelta { .. } => BookFaultKind::Drop,

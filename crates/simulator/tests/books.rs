@@ -76,6 +76,8 @@ struct Client {
     last_id: Option<u64>,
     /// Binance deltas buffered while waiting for a REST snapshot.
     buffered: u64,
+    /// The last sequence gap: (expected, received).
+    last_gap: Option<(u64, u64)>,
 }
 
 impl Client {
@@ -126,6 +128,7 @@ impl Client {
             applied: 0,
             last_id: None,
             buffered: 0,
+            last_gap: None,
         }
     }
 
@@ -221,7 +224,8 @@ impl Client {
                 let v = self.tracker.on_delta(&u.bids, &u.asks, u.checksum, 0);
                 self.verdict(v);
             }
-            Step::Gap { .. } => {
+            Step::Gap { expected, got } => {
+                self.last_gap = Some((expected, got));
                 self.troubles.push(Trouble::Gap);
                 self.tracker.on_gap(0);
             }
@@ -266,11 +270,17 @@ impl Client {
             while self.buffered == 0 {
                 assert!(self.pump(WAIT).await, "no depth event");
             }
-            self.binance_snapshot().await.expect("a fresh snapshot syncs");
+            self.binance_snapshot()
+                .await
+                .expect("a fresh snapshot syncs");
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         while !self.tracker.is_live() {
-            assert!(tokio::time::Instant::now() < deadline, "{}: no snapshot", self.venue);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}: no snapshot",
+                self.venue
+            );
             self.pump(WAIT).await;
         }
         self.troubles.clear();
@@ -281,7 +291,12 @@ impl Client {
         let target = self.applied + n;
         while self.applied < target {
             assert!(self.pump(WAIT).await, "{}: stream stalled", self.venue);
-            assert!(self.troubles.is_empty(), "{}: {:?}", self.venue, self.troubles);
+            assert!(
+                self.troubles.is_empty(),
+                "{}: {:?}",
+                self.venue,
+                self.troubles
+            );
         }
     }
 
@@ -303,6 +318,13 @@ impl Client {
 
     /// Pauses the venue's books and reads until this client holds exactly the true book.
     async fn converge(&mut self, sim: &SimHandle) -> BookTruth {
+        let truth = self.converge_paused(sim).await;
+        sim.resume_books();
+        truth
+    }
+
+    /// As [`Client::converge`], leaving the books paused.
+    async fn converge_paused(&mut self, sim: &SimHandle) -> BookTruth {
         sim.pause_books();
         let truth = sim.book(self.venue, &self.symbol).expect("market");
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -319,7 +341,6 @@ impl Client {
             );
             self.pump(Duration::from_millis(50)).await;
         }
-        sim.resume_books();
         truth
     }
 
@@ -363,7 +384,11 @@ async fn rebuilds_the_true_book(venue: Venue) {
     }
     assert!(truth.bids[0].price < truth.asks[0].price);
     let stats = c.tracker.stats(0);
-    assert_eq!((stats.gaps, stats.checksum_failed, stats.crossed), (0, 0, 0), "{venue}");
+    assert_eq!(
+        (stats.gaps, stats.checksum_failed, stats.crossed),
+        (0, 0, 0),
+        "{venue}"
+    );
     if matches!(venue, Venue::Kraken | Venue::Okx) {
         assert!(stats.checksum_ok >= 80, "{venue}: {stats:?}");
     }
@@ -549,4 +574,33 @@ async fn faults_are_refused_where_they_cannot_apply() {
         .is_err());
     assert!(sim.book(Venue::Bybit, "ETH/USDT").is_none());
     sim.shutdown().await.expect("shutdown");
+}
+
+/// A fault armed while the book stands still hits exactly the chosen message: with `after: 3`,
+/// three more messages arrive, the fourth is dropped, the fifth reveals the hole.
+#[tokio::test]
+async fn book_faults_hit_the_chosen_message() {
+    for v in [Venue::Bybit, Venue::Binance] {
+        let sim = sim(v).await;
+        let mut c = Client::connect(&sim, v).await;
+        c.sync().await;
+        c.apply(10).await;
+        let truth = c.converge_paused(&sim).await;
+        let last = truth.last_update_id.expect("venue id");
+        sim.inject(drop_delta(v)).expect("fault");
+        sim.resume_books();
+        assert_eq!(c.until_trouble().await, Trouble::Gap);
+        let (expected, got) = c.last_gap.expect("gap");
+        let applied_after = expected - 1;
+        match v {
+            // `u` +1 per message: messages last+1..=last+3 applied, last+4 dropped.
+            Venue::Bybit => assert_eq!((applied_after, got), (last + 3, last + 5), "{v}"),
+            // One update id per changed level: the hole is one whole message wide.
+            _ => assert!(
+                applied_after > last && got > expected,
+                "{v}: {last} {expected} {got}"
+            ),
+        }
+        sim.shutdown().await.expect("shutdown");
+    }
 }

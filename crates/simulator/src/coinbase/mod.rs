@@ -259,7 +259,12 @@ impl Conn {
     fn subscriptions(&mut self, channel: &str, v: &Value) -> Message {
         let mut listed = String::new();
         let ids = v.get("product_ids").and_then(Value::as_array);
-        for (i, id) in ids.into_iter().flatten().filter_map(Value::as_str).enumerate() {
+        for (i, id) in ids
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .enumerate()
+        {
             if i > 0 {
                 listed.push(',');
             }

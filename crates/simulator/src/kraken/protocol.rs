@@ -4,10 +4,10 @@
 
 use tickrec_model::Venue;
 
+use crate::book::{price_text, qty_text, Lvl};
 use crate::format::{
     push_fixed, push_fixed_signed, push_json_str, push_stripped, push_u64, Rfc3339,
 };
-use crate::book::{price_text, qty_text, Lvl};
 use crate::market::{CandleSnap, MarketSpec, Stats};
 use crate::tape::{push_price, push_qty, RawTrade, QTY_SCALE};
 

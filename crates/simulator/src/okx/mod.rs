@@ -233,11 +233,20 @@ impl Conn {
             let idx = core.okx_by_inst.get(inst).copied();
             match (channel, endpoint, idx) {
                 ("books", Endpoint::Public, Some(idx)) => {
-                    out.push(Message::text(event(id, &arg_body("subscribe", channel, inst), &self.conn_id)));
+                    out.push(Message::text(event(
+                        id,
+                        &arg_body("subscribe", channel, inst),
+                        &self.conn_id,
+                    )));
                     let spec = &core.markets[idx].spec;
                     // A repeated subscription starts over with a fresh snapshot.
                     if let Some(v) = self.books.subscribe(core, idx) {
-                        out.push(Message::text(book_push(spec, "snapshot", &v.to_delta(), None)));
+                        out.push(Message::text(book_push(
+                            spec,
+                            "snapshot",
+                            &v.to_delta(),
+                            None,
+                        )));
                     }
                 }
                 ("trades-all" | "bbo-tbt", Endpoint::Business | Endpoint::Public, Some(idx))
@@ -258,7 +267,11 @@ impl Conn {
                     } else {
                         sub.bbo = true;
                     }
-                    out.push(Message::text(event(id, &arg_body("subscribe", channel, inst), &self.conn_id)));
+                    out.push(Message::text(event(
+                        id,
+                        &arg_body("subscribe", channel, inst),
+                        &self.conn_id,
+                    )));
                 }
                 _ => {
                     let msg = format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use the correct URL, channel and parameters referring to API document.");
@@ -269,7 +282,13 @@ impl Conn {
     }
 
     /// `unsubscribe`: each arg is acknowledged; data for it stops.
-    fn unsubscribe(&mut self, core: &SimCore, id: Option<&str>, args: &[Value], out: &mut Vec<Message>) {
+    fn unsubscribe(
+        &mut self,
+        core: &SimCore,
+        id: Option<&str>,
+        args: &[Value],
+        out: &mut Vec<Message>,
+    ) {
         for arg in args {
             let channel = arg.get("channel").and_then(Value::as_str).unwrap_or("");
             let inst = arg.get("instId").and_then(Value::as_str).unwrap_or("");
@@ -290,7 +309,11 @@ impl Conn {
                     _ => {}
                 }
             }
-            out.push(Message::text(event(id, &arg_body("unsubscribe", channel, inst), &self.conn_id)));
+            out.push(Message::text(event(
+                id,
+                &arg_body("unsubscribe", channel, inst),
+                &self.conn_id,
+            )));
         }
     }
 
@@ -298,7 +321,12 @@ impl Conn {
         for (idx, push) in self.books.drain() {
             let spec = &core.markets[idx].spec;
             for d in &push.deltas {
-                out.push(Message::text(book_push(spec, "update", d, Some(d.first_id))));
+                out.push(Message::text(book_push(
+                    spec,
+                    "update",
+                    d,
+                    Some(d.first_id),
+                )));
             }
         }
         if let Some(n) = self.books.lagged {

@@ -203,7 +203,11 @@ impl Conn {
         }
         for idx in books {
             if let Some(v) = self.books.subscribe(core, idx) {
-                out.push(book_push(&core.markets[idx].spec, "SNAPSHOT", &v.to_delta()));
+                out.push(book_push(
+                    &core.markets[idx].spec,
+                    "SNAPSHOT",
+                    &v.to_delta(),
+                ));
             }
         }
         self.subs
