@@ -302,10 +302,26 @@ impl Client {
 
     /// Reads until something goes wrong; returns what.
     async fn until_trouble(&mut self) -> Trouble {
-        while self.troubles.is_empty() {
+        match self.trouble_within(u64::MAX).await {
+            Some(t) => t,
+            None => panic!("{}: nothing went wrong", self.venue),
+        }
+    }
+
+    /// Reads until something goes wrong or `n` more messages applied cleanly (`None`), within
+    /// [`WAIT`] either way.
+    async fn trouble_within(&mut self, n: u64) -> Option<Trouble> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let target = self.applied.saturating_add(n);
+        while self.troubles.is_empty() && self.applied < target {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}: timed out",
+                self.venue
+            );
             assert!(self.pump(WAIT).await, "{}: stream stalled", self.venue);
         }
-        self.troubles.remove(0)
+        (!self.troubles.is_empty()).then(|| self.troubles.remove(0))
     }
 
     fn equals(&self, truth: &BookTruth) -> bool {
@@ -379,7 +395,13 @@ async fn rebuilds_the_true_book(venue: Venue) {
     let truth = c.converge(&sim).await;
     assert!(truth.deltas >= 80 && truth.messages >= 80, "{truth:?}");
     match shown_depth(venue) {
-        Some(d) => assert_eq!((truth.bids.len(), truth.asks.len()), (d, d), "{venue}"),
+        // A side holds 30..=90 levels: the window is full for Kraken and Upbit, often not for
+        // Bybit's 50.
+        Some(d) => {
+            for n in [truth.bids.len(), truth.asks.len()] {
+                assert!((d.min(30)..=d).contains(&n), "{venue}: {n}");
+            }
+        }
         None => assert!(truth.bids.len() >= 30 && truth.asks.len() >= 30, "{venue}"),
     }
     assert!(truth.bids[0].price < truth.asks[0].price);
@@ -437,6 +459,19 @@ async fn fault_is_seen_and_resync_repairs(venue: Venue, fault: Fault, seen: Opti
     c.sync().await;
     c.apply(20).await;
     sim.inject(fault.clone()).expect("fault");
+    if venue == Venue::Kraken && matches!(fault, Fault::DropBookDelta { .. }) {
+        // Kraken has no sequence numbers: a lost message whose every change the next message
+        // overwrites leaves the book right, and no checksum can (or needs to) tell. Then the
+        // book must still be the true one, and the next drop is tried.
+        for _ in 0..5 {
+            if let Some(t) = c.trouble_within(40).await {
+                c.troubles.insert(0, t);
+                break;
+            }
+            c.converge(&sim).await;
+            sim.inject(fault.clone()).expect("fault");
+        }
+    }
     match &seen {
         Some(t) => {
             assert_eq!(&c.until_trouble().await, t, "{venue}: {fault:?}");
@@ -603,4 +638,30 @@ async fn book_faults_hit_the_chosen_message() {
         }
         sim.shutdown().await.expect("shutdown");
     }
+}
+
+/// A book fault scheduled at start counts from the book's first message: with `after: 5`, the
+/// sixth update never arrives and the seventh names a `prevSeqId` the client never saw.
+#[tokio::test]
+async fn scheduled_book_fault_counts_from_the_first_message() {
+    let v = Venue::Okx;
+    let mut cfg = SimConfig::new(vec![SimMarket::new(v, symbol(v))]);
+    cfg.book_updates_per_sec = BOOK_RATE;
+    cfg.faults.push(tickrec_simulator::ScheduledFault {
+        at: Duration::ZERO,
+        fault: Fault::DropBookDelta {
+            venue: v,
+            symbol: symbol(v).into(),
+            after: 5,
+        },
+    });
+    let sim = start(cfg).await.expect("simulator");
+    let mut c = Client::connect(&sim, v).await;
+    c.sync().await;
+    assert_eq!(c.until_trouble().await, Trouble::Gap);
+    assert_eq!(c.applied, 1 + 5, "the snapshot and five updates");
+    c.resync().await;
+    c.converge(&sim).await;
+    assert_eq!(sim.book(v, symbol(v)).map(|t| t.messages > 6), Some(true));
+    sim.shutdown().await.expect("shutdown");
 }
