@@ -66,6 +66,8 @@ pub(crate) const BINANCE_DEPTH_DEFAULT: usize = 100;
 pub(crate) const BINANCE_DEPTH_MAX: usize = 5000;
 /// Levels a change picks from, counted from the touch: activity concentrates near the top.
 const ACTIVE_RANKS: u64 = 20;
+/// How often a paused book driver looks whether it may resume.
+const PAUSE_POLL: Duration = Duration::from_millis(2);
 /// How far from the opposite touch a new level may appear, in ticks.
 const ADD_SPAN: u64 = 40;
 
@@ -555,9 +557,13 @@ impl MarketBook {
         }
     }
 
-    /// Applies the next delta and publishes what the venue sends for it.
-    fn advance(&self, spec: &MarketSpec) {
+    /// Applies the next delta and publishes what the venue sends for it; nothing while `paused`
+    /// (read under the lock, so that a pause is complete once every book was locked once).
+    fn advance(&self, spec: &MarketSpec, paused: &AtomicBool) {
         let mut st = self.lock();
+        if paused.load(Ordering::Acquire) {
+            return;
+        }
         let before = Window::of(spec.venue, &st.levels);
         st.generated += 1;
         let index = st.generated;
@@ -720,9 +726,19 @@ pub(crate) async fn run_book_driver(
             _ = stopped(&mut shutdown) => return,
         }
     }
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut done: u64 = 0;
     loop {
+        if core.books_paused.load(Ordering::Acquire) {
+            tokio::select! {
+                _ = tokio::time::sleep(PAUSE_POLL) => {}
+                _ = stopped(&mut shutdown) => return,
+            }
+            // Resume at the configured pace from now on, without catching up.
+            start = Instant::now();
+            done = 0;
+            continue;
+        }
         // Delta `done + 1` is due `done / rate` seconds after the start.
         let due = start + Duration::from_secs_f64(done as f64 / core.book_rate);
         tokio::select! {
@@ -733,7 +749,7 @@ pub(crate) async fn run_book_driver(
         let target =
             (now.saturating_duration_since(start).as_secs_f64() * core.book_rate) as u64 + 1;
         while done < target {
-            book.advance(&market.spec);
+            book.advance(&market.spec, &core.books_paused);
             done += 1;
         }
     }
@@ -808,9 +824,10 @@ mod tests {
             let s = spec(venue);
             let a = MarketBook::new(&s);
             let b = MarketBook::new(&s);
+            let running = AtomicBool::new(false);
             for _ in 0..3000 {
-                a.advance(&s);
-                b.advance(&s);
+                a.advance(&s, &running);
+                b.advance(&s, &running);
             }
             let (sa, sb) = (a.lock(), b.lock());
             assert_eq!(sa.levels, sb.levels, "{venue}");
@@ -832,7 +849,7 @@ mod tests {
         let first_id = m.lock().last_id;
         let mut states = vec![(initial.clone(), first_id)];
         for _ in 0..50 {
-            m.advance(&s);
+            m.advance(&s, &AtomicBool::new(false));
             let st = m.lock();
             states.push((st.levels.clone(), st.last_id));
         }

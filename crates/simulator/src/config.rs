@@ -222,6 +222,11 @@ mod tests {
         c.rate_per_market = f64::NAN;
         assert!(c.validate().is_err());
         let mut c = ok.clone();
+        c.book_updates_per_sec = 0.0;
+        assert!(c.validate().is_err(), "book rate");
+        c.book_updates_per_sec = MAX_BOOK_RATE;
+        assert!(c.validate().is_ok());
+        let mut c = ok.clone();
         c.markets.push(SimMarket::new(Venue::Binance, "BTC/USDT"));
         assert!(c.validate().is_err());
         let mut c = ok.clone();
@@ -251,6 +256,18 @@ mod tests {
             count: 1,
         };
         assert!(c.validate().is_ok());
+        c.faults[0].fault = Fault::StaleBookSnapshot {
+            venue: Venue::Binance,
+            symbol: "BTC/USDT".into(),
+            lag: 5,
+        };
+        assert!(c.validate().is_ok());
+        c.faults[0].fault = Fault::CorruptBookChecksum {
+            venue: Venue::Binance,
+            symbol: "BTC/USDT".into(),
+            after: 0,
+        };
+        assert!(c.validate().is_err(), "Binance sends no checksum");
         assert_eq!(split_symbol("ETH/"), None);
     }
 }

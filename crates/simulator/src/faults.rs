@@ -120,8 +120,9 @@ pub enum Fault {
         /// How long.
         duration: Duration,
     },
-    /// The market's book message `after` messages from now (0: the next one) is applied to the
-    /// venue's book but sent to nobody: a sequence gap (Binance `U`, OKX `prevSeqId`, Bybit `u`,
+    /// The market's book message `after` messages from now (0: the next one; counted from the
+    /// injection, so a fault scheduled at start hits message `after + 1` of the book; a change
+    /// the venue does not show is no message) is applied to the venue's book but sent to nobody: a sequence gap (Binance `U`, OKX `prevSeqId`, Bybit `u`,
     /// Coinbase `sequence_num`), a checksum mismatch on the next Kraken message, invisible on
     /// Upbit (the next snapshot replaces it).
     DropBookDelta {

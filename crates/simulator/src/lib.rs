@@ -1,6 +1,7 @@
-//! Exchange simulator: serves the Binance spot and Kraken WebSocket v2 public protocols on
-//! loopback with a deterministic, seeded trade tape, and records its ground truth (every trade
-//! it published) so tests and benchmarks can prove the recorder lost nothing.
+//! Exchange simulator: serves six venues' public WebSocket and REST protocols on loopback with a
+//! deterministic, seeded trade tape and order books, and records its ground truth (every trade
+//! it published, every market's true book) so tests and benchmarks can prove the recorder lost
+//! nothing.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tickrec_simulator::SimError> {
@@ -52,6 +53,30 @@
 //!   Bybit `instruments-info`, Upbit `market/all` and `orderbook/instruments`, listing the
 //!   simulated markets with their exact tick and quantity step.
 //! - [`faults`]: [`Fault`] injection ([`SimHandle::inject`], [`SimConfig::faults`]).
+//! - `book`: one seeded, evolving L2 book per market, published as each venue publishes it
+//!   (Binance `<sym>@depth[@100ms]` + REST `/api/v3/depth`, Kraken `book` depth 10, OKX `books`,
+//!   Bybit `orderbook.50`, Coinbase `level2`, Upbit full `orderbook`) with the venue's sequence
+//!   numbers and checksums; book faults ([`Fault::DropBookDelta`],
+//!   [`Fault::CorruptBookChecksum`], [`Fault::ReorderBookDeltas`],
+//!   [`Fault::StaleBookSnapshot`]); the venue's true book ([`SimHandle::book`] → [`BookTruth`]),
+//!   held still by [`SimHandle::pause_books`] for comparisons.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tickrec_simulator::SimError> {
+//! use tickrec_model::Venue;
+//! use tickrec_simulator::{start, Fault, SimConfig, SimMarket};
+//! let mut cfg = SimConfig::new(vec![SimMarket::new(Venue::Okx, "BTC/USDT")]);
+//! cfg.book_updates_per_sec = 200.0;
+//! let sim = start(cfg).await?;
+//! // subscribe {"channel":"books","instId":"BTC-USDT"} on format!("{}/ws/v5/public", sim.okx_ws_url())
+//! sim.inject(Fault::DropBookDelta { venue: Venue::Okx, symbol: "BTC/USDT".into(), after: 10 })?;
+//! // ... the 11th next message never arrives: prevSeqId no longer chains.
+//! sim.pause_books();
+//! let truth = sim.book(Venue::Okx, "BTC/USDT").expect("market");
+//! // ... read until the client's book has seqId == truth.last_update_id, compare levels.
+//! sim.resume_books();
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 pub mod error;

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,6 +62,8 @@ pub(crate) struct SimCore {
     pub rate: f64,
     /// Book changes per second per market.
     pub book_rate: f64,
+    /// Set by [`SimHandle::pause_books`]: no book changes until cleared.
+    pub books_paused: AtomicBool,
     pub trades_per_market: Option<u64>,
     pub start_mode: StartMode,
     pub heartbeat: Duration,
@@ -348,6 +350,22 @@ impl SimHandle {
             .map(|m| m.book.truth(&m.spec))
     }
 
+    /// Stops every market's book from changing (trades go on). When this returns, no book
+    /// changes any more, so a client that has read everything sent holds exactly
+    /// [`SimHandle::book`].
+    pub fn pause_books(&self) {
+        self.core.books_paused.store(true, Ordering::Release);
+        for m in &self.core.markets {
+            // A change in progress holds the lock; every later one sees the flag.
+            drop(m.book.lock());
+        }
+    }
+
+    /// Lets the books change again, at the configured pace from now on.
+    pub fn resume_books(&self) {
+        self.core.books_paused.store(false, Ordering::Release);
+    }
+
     /// Trades one market has published so far (REST serves exactly these); `None` for an unknown
     /// market.
     pub fn market_published(&self, venue: Venue, symbol: &str) -> Option<u64> {
@@ -456,6 +474,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         seed: cfg.seed,
         rate: cfg.rate_per_market,
         book_rate: cfg.book_updates_per_sec,
+        books_paused: AtomicBool::new(false),
         trades_per_market: cfg.trades_per_market,
         start_mode: cfg.start,
         heartbeat: cfg.heartbeat_interval,

@@ -384,6 +384,14 @@ mod tests {
         );
         assert_eq!(
             parse_stream("btcusdt@depth@100ms"),
+            Some(("btcusdt", StreamKind::Depth))
+        );
+        assert_eq!(
+            parse_stream("btcusdt@depth"),
+            Some(("btcusdt", StreamKind::Depth))
+        );
+        assert_eq!(
+            parse_stream("btcusdt@depth20@100ms"),
             Some(("btcusdt", StreamKind::Other))
         );
         assert_eq!(

@@ -419,7 +419,7 @@ impl Conn {
                 Ch::Ticker(_) => {
                     protocol::ticker("snapshot", spec, &guard.stats, now, &mut self.ts)
                 }
-                // Served above, before the trade receiver is touched.
+                // `Ch::Book` never gets here: book subscriptions return above.
                 Ch::Ohlc | Ch::Book => {
                     protocol::ohlc("snapshot", spec, guard.candle.as_ref(), now, &mut self.ts)
                 }
