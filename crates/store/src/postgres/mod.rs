@@ -21,6 +21,7 @@
 //! mantissa + `SMALLINT` scale, times `TIMESTAMPTZ` (µs). See `schema.rs` for the reasons.
 
 mod config;
+mod direct;
 mod schema;
 mod writer;
 

@@ -53,7 +53,7 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::table::Table;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -65,9 +65,11 @@ use tickrec_model::{
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::Receiver;
 use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::config::{describe, PostgresConfig};
+use super::direct::{self, DirectRoutes, Mark, PgMicros};
 use super::schema;
 use crate::batch::{spawn_writer_thread, BatchConfig, BatchWriter, WriteStats, WriterHandle};
 use crate::error::{classify_postgres, pg_error_text, ErrorClass, StoreError};
@@ -167,6 +169,15 @@ impl Table {
         )
     }
 
+    /// `COPY` straight into the table, for rows that cannot collide (see [`super::direct`]).
+    fn direct_copy_sql(self) -> String {
+        format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            self.name(),
+            self.columns()
+        )
+    }
+
     /// Moves every staged row into the table, in `ord` order: `DELETE … RETURNING` empties the
     /// staging table as it reads it, so the next `COPY` of the same transaction starts from an
     /// empty table (no index on `ord` to maintain or to rebuild at each commit).
@@ -238,7 +249,7 @@ fn to_i64(field: &str, v: u64) -> Result<i64, Unrepresentable> {
 
 /// µs since the Unix epoch → µs since 2000-01-01. A value PostgreSQL cannot hold stays out of
 /// range (the server refuses it: a poison row) and never turns into ±infinity.
-fn pg_ts(us: i64) -> i64 {
+pub(super) fn pg_ts(us: i64) -> i64 {
     match us.checked_sub(PG_EPOCH_OFFSET_US) {
         Some(v) if v != i64::MIN => v,
         _ => i64::MIN + 1,
@@ -369,15 +380,17 @@ impl CopyBuf {
         Ok(())
     }
 
-    /// Appends the row of `ev` (which goes to `table`) with `ord`; on error nothing is appended.
+    /// Appends the row of `ev` (which goes to `table`) with `ord` (staged rows) or without it
+    /// (direct rows); on error nothing is appended.
     fn push(
         &mut self,
         table: Table,
         ev: &Event,
         event: usize,
-        ord: i32,
+        ord: Option<i32>,
     ) -> Result<(), Unrepresentable> {
-        let start = self.begin_row(table.fields(), event);
+        let fields = table.fields() - i16::from(ord.is_none());
+        let start = self.begin_row(fields, event);
         let res = match ev {
             Event::Trade(t) => self.trade(t),
             Event::Quote(q) => self.quote(q),
@@ -389,7 +402,9 @@ impl CopyBuf {
         };
         match res {
             Ok(()) => {
-                self.i32(ord);
+                if let Some(ord) = ord {
+                    self.i32(ord);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -612,6 +627,8 @@ struct Conn {
     /// Per table, created on first use (a session only has the staging tables its workload
     /// needs).
     stages: [Option<Stage>; Table::ALL.len()],
+    /// Per table, the direct `COPY` statement, prepared on first use.
+    direct: [Option<Statement>; Table::ALL.len()],
 }
 
 impl Conn {
@@ -643,6 +660,16 @@ impl Conn {
         }
         stage.dead += rows;
         Ok(())
+    }
+
+    /// `table`'s direct `COPY` statement (prepared statements outlive rollbacks).
+    async fn direct_copy(&mut self, table: Table) -> Result<Statement, tokio_postgres::Error> {
+        let slot = &mut self.direct[table.index()];
+        if let Some(s) = slot {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(&table.direct_copy_sql()).await?;
+        Ok(slot.insert(s).clone())
     }
 
     fn stage(&self, table: Table) -> Result<&Stage, StoreError> {
@@ -781,6 +808,21 @@ async fn setup_session(
     Ok(())
 }
 
+/// Sends `rows` (complete binary rows, without `ord`) straight into a table; returns how many
+/// the server stored (all of them, or an error).
+async fn copy_rows(
+    client: &Client,
+    copy: &Statement,
+    rows: Bytes,
+) -> Result<u64, tokio_postgres::Error> {
+    let sink = client.copy_in::<_, Bytes>(copy).await?;
+    let mut sink = pin!(sink);
+    sink.feed(Bytes::from_static(COPY_HEADER)).await?;
+    sink.feed(rows).await?;
+    sink.feed(Bytes::from_static(COPY_TRAILER)).await?;
+    sink.finish().await
+}
+
 /// Sends `rows` (complete binary rows) to a staging table and moves them into the real table,
 /// pipelined (two round trips); returns the move's row count.
 async fn copy_and_move(
@@ -815,7 +857,12 @@ pub struct PostgresWriter {
     next_ord: i64,
     /// Replaying a transaction in which the server refused a row: isolate rows.
     careful: bool,
+    /// Staged rows of the current call, per table.
     bufs: [CopyBuf; Table::ALL.len()],
+    /// Rows of the current call that go straight into their table.
+    direct_bufs: [CopyBuf; Table::ALL.len()],
+    /// Which rows may go direct.
+    routes: DirectRoutes,
     poison: CopyBuf,
 }
 
@@ -869,6 +916,8 @@ impl PostgresWriter {
             next_ord: 0,
             careful: false,
             bufs: Default::default(),
+            direct_bufs: Default::default(),
+            routes: DirectRoutes::default(),
             poison: CopyBuf::default(),
         };
         w.connect(true)?;
@@ -902,6 +951,7 @@ impl PostgresWriter {
                     client,
                     task,
                     stages: Default::default(),
+                    direct: Default::default(),
                 }),
                 Err(e) => {
                     task.abort();
@@ -964,6 +1014,37 @@ impl PostgresWriter {
         }
     }
 
+    /// Reads the high-water marks of the markets in `events` not seen yet (see
+    /// [`super::direct`]); one pipelined round of index probes.
+    fn seed_marks(&mut self, events: &[Event]) -> Result<(), StoreError> {
+        let markets = self.routes.unseeded(events);
+        if markets.is_empty() {
+            return Ok(());
+        }
+        let rt = self.runtime()?;
+        let conn = self.conn.as_ref().ok_or(StoreError::PostgresNotConnected)?;
+        let marks = run(rt, self.op_timeout, async {
+            let probes = markets.iter().map(|(table, venue, symbol)| async move {
+                let sql = direct::seed_sql(*table).ok_or_else(|| {
+                    StoreError::Thread(format!("no high-water marks for {}", table.name()))
+                })?;
+                let row = conn
+                    .client
+                    .query_one(&sql, &[&venue.as_str(), &&**symbol])
+                    .await?;
+                Ok::<Mark, StoreError>(Mark {
+                    id: row.try_get(0)?,
+                    time: row.try_get::<_, Option<PgMicros>>(1)?.map(|t| t.0),
+                })
+            });
+            futures_util::future::try_join_all(probes).await
+        })?;
+        for (market, mark) in markets.into_iter().zip(marks) {
+            self.routes.seed(market, mark);
+        }
+        Ok(())
+    }
+
     fn insert_inner(&mut self, events: &[Event], stats: &mut WriteStats) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -976,8 +1057,14 @@ impl PostgresWriter {
                 i32::MAX
             )));
         }
+        // Careful replays stage every row (so that each can be isolated), but still raise the
+        // marks of the markets already known.
+        let direct = !self.careful && self.routes.active(Instant::now());
+        if direct {
+            self.seed_marks(events)?;
+        }
         self.next_ord = end;
-        for b in &mut self.bufs {
+        for b in self.bufs.iter_mut().chain(&mut self.direct_bufs) {
             b.clear();
         }
         self.poison.clear();
@@ -985,9 +1072,15 @@ impl PostgresWriter {
         let mut refused: Vec<(usize, Table, String)> = Vec::new();
         for (i, ev) in events.iter().enumerate() {
             let t = Table::of(ev);
-            // In range: checked above.
-            let ord = (base + i as i64) as i32;
-            if let Err(Unrepresentable(why)) = self.bufs[t.index()].push(t, ev, i, ord) {
+            let admitted = self.routes.admit(t, ev) && direct;
+            let pushed = if admitted {
+                self.direct_bufs[t.index()].push(t, ev, i, None)
+            } else {
+                // In range: checked above.
+                let ord = (base + i as i64) as i32;
+                self.bufs[t.index()].push(t, ev, i, Some(ord))
+            };
+            if let Err(Unrepresentable(why)) = pushed {
                 refused.push((i, t, why));
             }
         }
@@ -998,8 +1091,10 @@ impl PostgresWriter {
         let conn = self.conn.as_mut().ok_or(StoreError::PostgresNotConnected)?;
         let careful = self.careful;
         let bufs = &mut self.bufs;
+        let direct_bufs = &mut self.direct_bufs;
         let poison = &mut self.poison;
         let next_ord = &mut self.next_ord;
+        let mut conflict = false;
         let res = run(rt, self.op_timeout, async {
             for t in Table::ALL {
                 let n = bufs[t.index()].rows.len() as u64;
@@ -1009,6 +1104,27 @@ impl PostgresWriter {
             }
             let mut tx = WriteStats::default();
             for t in Table::ALL {
+                // Direct rows first: a staged copy of one of them (a later duplicate) must meet
+                // it in the table, so that the first-seen row stays.
+                let buf = &mut direct_bufs[t.index()];
+                if !buf.is_empty() {
+                    let stmt = conn.direct_copy(t).await?;
+                    match copy_rows(&conn.client, &stmt, buf.buf.split().freeze()).await {
+                        Ok(n) => t.count(&mut tx, n),
+                        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                            conflict = true;
+                            return Err(StoreError::PostgresDirectConflict(format!(
+                                "{}: {}",
+                                t.name(),
+                                pg_error_text(&e)
+                            )));
+                        }
+                        Err(e) if classify_postgres(&e) == ErrorClass::Poison => {
+                            return Err(StoreError::PostgresRowRefused(pg_error_text(&e)));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 let buf = &mut bufs[t.index()];
                 if buf.is_empty() {
                     continue;
@@ -1067,7 +1183,20 @@ impl PostgresWriter {
                 self.careful = true;
                 Err(StoreError::PostgresRowRefused(why))
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if conflict {
+                    // Someone else stored rows of these markets: stage everything for a while,
+                    // the replay included, and read fresh marks afterwards.
+                    self.routes.pause(Instant::now());
+                    tracing::info!(
+                        sink = SINK,
+                        error = %e,
+                        pause_s = direct::PAUSE.as_secs(),
+                        "direct COPY paused: another writer stores rows of the same markets"
+                    );
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -1233,9 +1362,10 @@ impl Drop for PostgresWriter {
             client,
             task,
             stages,
+            direct,
         }) = conn
         {
-            drop(stages);
+            drop((stages, direct));
             drop(client);
             // Let the connection say goodbye (Terminate) when this thread may block; a runtime
             // cannot be driven from inside another one.
