@@ -841,6 +841,15 @@ async fn copy_and_move(
     moved
 }
 
+/// Rows per path, for the final log line and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Routed {
+    /// Sent by direct `COPY`.
+    pub(super) direct: u64,
+    /// Sent through a staging table.
+    pub(super) staged: u64,
+}
+
 /// The PostgreSQL writer (see the module docs): one connection, staging tables, binary `COPY`.
 pub struct PostgresWriter {
     pg: tokio_postgres::Config,
@@ -863,6 +872,9 @@ pub struct PostgresWriter {
     direct_bufs: [CopyBuf; Table::ALL.len()],
     /// Which rows may go direct.
     routes: DirectRoutes,
+    /// Rows sent by direct `COPY` and through staging tables (this writer's lifetime, attempts
+    /// that rolled back included).
+    pub(super) routed: Routed,
     poison: CopyBuf,
 }
 
@@ -918,6 +930,7 @@ impl PostgresWriter {
             bufs: Default::default(),
             direct_bufs: Default::default(),
             routes: DirectRoutes::default(),
+            routed: Routed::default(),
             poison: CopyBuf::default(),
         };
         w.connect(true)?;
@@ -1038,6 +1051,15 @@ impl PostgresWriter {
                 })
             });
             futures_util::future::try_join_all(probes).await
+        })
+        .map_err(|e| match e {
+            // A value the server refuses as a parameter: let the careful replay (which reads no
+            // marks) isolate the row.
+            StoreError::Postgres(pe) if classify_postgres(&pe) == ErrorClass::Poison => {
+                self.careful = true;
+                StoreError::PostgresRowRefused(pg_error_text(&pe))
+            }
+            e => e,
         })?;
         for (market, mark) in markets.into_iter().zip(marks) {
             self.routes.seed(market, mark);
@@ -1080,8 +1102,10 @@ impl PostgresWriter {
                 let ord = (base + i as i64) as i32;
                 self.bufs[t.index()].push(t, ev, i, Some(ord))
             };
-            if let Err(Unrepresentable(why)) = pushed {
-                refused.push((i, t, why));
+            match pushed {
+                Ok(()) if admitted => self.routed.direct += 1,
+                Ok(()) => self.routed.staged += 1,
+                Err(Unrepresentable(why)) => refused.push((i, t, why)),
             }
         }
         let rt = self
@@ -1354,6 +1378,12 @@ impl BatchWriter for PostgresWriter {
 
 impl Drop for PostgresWriter {
     fn drop(&mut self) {
+        tracing::info!(
+            sink = SINK,
+            rows_direct = self.routed.direct,
+            rows_staged = self.routed.staged,
+            "postgres writer closed"
+        );
         let conn = self.conn.take();
         let Some(rt) = self.rt.take() else {
             return;
