@@ -25,8 +25,9 @@
 //! `COPY trades (…) FROM STDIN` each table and call, *before* the staged rows of the same
 //! call, so that a later copy of a direct row meets it in the table (the first-seen row keeps
 //! its digits). A `COPY` into the real table is about twice as cheap for the server as the
-//! staging path (no staging heap, no delete, no sort, no speculative insertion): the
-//! end-to-end bench went from 60 k to 118 k trades/s with it (BENCHMARKS.md). Staged rows are
+//! staging path (no staging heap, no delete, no sort, no speculative insertion): the sink alone
+//! went from 96 k to 193 k rows/s, the end-to-end bench (SQLite and PostgreSQL on 2 vCPUs)
+//! from 83 k to 124 k trades/s (BENCHMARKS.md). Staged rows are
 //! tagged with `ord` (their position in the transaction); each buffer is sent with one `COPY`,
 //! and the move statement is pipelined behind it (two round trips per table and call):
 //! `WITH s AS (DELETE FROM tickrec_stage_trades RETURNING *) INSERT INTO trades … SELECT … FROM s
