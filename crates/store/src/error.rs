@@ -119,6 +119,15 @@ pub enum StoreError {
     #[cfg(feature = "postgres")]
     #[error("postgres: a row was refused ({0}); retrying the transaction with row isolation")]
     PostgresRowRefused(String),
+    /// A direct `COPY` met a row that is already stored (another writer stores the same
+    /// markets). The transaction is rolled back and retried through the staging tables, which
+    /// skip such rows.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "postgres: direct COPY met a stored row ({0}); retrying the transaction through the \
+         staging tables"
+    )]
+    PostgresDirectConflict(String),
 }
 
 impl StoreError {
@@ -138,6 +147,7 @@ impl StoreError {
             #[cfg(feature = "postgres")]
             StoreError::PostgresTimeout(_)
             | StoreError::PostgresRowRefused(_)
+            | StoreError::PostgresDirectConflict(_)
             | StoreError::PostgresNotConnected => ErrorClass::Transient,
             #[cfg(feature = "postgres")]
             StoreError::PostgresConfig(_) | StoreError::PostgresSchema(_) => ErrorClass::Fatal,

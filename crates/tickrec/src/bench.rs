@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tickrec_model::{Channel, Event, Venue};
 use tickrec_simulator::{SimConfig, SimMarket, StartMode};
@@ -356,8 +355,18 @@ async fn e2e_once(
             sink_stats: Some(all_tx),
         },
     ));
-    let _sqlite = stats_rx.await.context("recorder did not start")?;
-    let sinks = all_rx.await.context("recorder did not start")?;
+    let sinks = match (stats_rx.await, all_rx.await) {
+        (Ok(_sqlite), Ok(sinks)) => sinks,
+        // The recorder stopped before its sinks were up: show why (e.g. a schema mismatch).
+        _ => {
+            let why = match rec.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => anyhow::anyhow!("it stopped without an error"),
+                Err(e) => e.into(),
+            };
+            return Err(why.context("recorder did not start"));
+        }
+    };
     let (scrape_stop, scrape_rx) = tokio::sync::watch::channel(false);
     let scraper = with_metrics.then(|| tokio::spawn(scrape_loop(http_addr, scrape_rx)));
     // Fail fast when progress stops (a lost trade would otherwise make us wait forever).

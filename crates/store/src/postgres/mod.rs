@@ -6,8 +6,10 @@
 //! - `schema`: DDL of the tables and human views, TimescaleDB hypertables when the extension is
 //!   available, migrations versioned in `tickrec_schema_version` ([`migrate`],
 //!   [`SCHEMA_VERSION`]).
-//! - `writer`: [`PostgresWriter`] — binary `COPY` into per-connection temporary staging tables,
-//!   then `INSERT … SELECT … ON CONFLICT DO NOTHING`, one transaction per batch; reconnects and
+//! - `writer`: [`PostgresWriter`] — binary `COPY`, straight into the tables for rows above their
+//!   market's high-water marks (`direct`: which rows cannot be duplicates), else into
+//!   per-connection temporary staging tables, then `INSERT … SELECT … ON CONFLICT DO NOTHING`;
+//!   one transaction per batch; reconnects and
 //!   retries on transient errors, isolates refused rows as rejects — and
 //!   [`spawn_postgres_writer`], which runs it on a dedicated thread (with its own current-thread
 //!   tokio runtime) under the shared group-commit loop.
@@ -21,6 +23,7 @@
 //! mantissa + `SMALLINT` scale, times `TIMESTAMPTZ` (µs). See `schema.rs` for the reasons.
 
 mod config;
+mod direct;
 mod schema;
 mod writer;
 

@@ -24,6 +24,7 @@ use tokio_postgres::Client;
 
 use super::config::PostgresConfig;
 use super::harness::{bin_or_skip, PgServer};
+use super::writer::Routed;
 use super::*;
 use crate::error::{classify_sqlstate, ErrorClass, StoreError};
 use crate::{BatchConfig, BatchWriter, WriteStats};
@@ -516,6 +517,130 @@ fn look_alike_trades_are_two_rows_and_replays_add_nothing() {
     w.commit().unwrap();
     assert_eq!((st.trades, st.duplicates), (300, 10));
     assert_eq!(db.count("SELECT count(*) FROM trades"), 361);
+}
+
+/// Prices of `trades` rows by id, in id order.
+fn prices(db: &Db, ids: &str) -> Vec<(i64, i64)> {
+    db.rows(&format!(
+        "SELECT trade_id, price_m FROM trades WHERE trade_id IN ({ids}) \
+         ORDER BY trade_id, ts_exchange"
+    ))
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+#[test]
+fn direct_copy_takes_new_rows_and_later_copies_meet_the_first_seen_row() {
+    let Some(pg) = shared_server() else { return };
+    let db = database(&pg, "t_direct");
+    let mut w = db.writer();
+    let priced =
+        |id: u64, price: &str| Event::Trade(trade(id, price, "1", Side::Buy, T0 + id as i64 * 10));
+    // An empty table: everything is new.
+    let s = write(&mut w, &trades(1..101));
+    assert_eq!((s.trades, s.duplicates), (100, 0));
+    assert_eq!(
+        w.routed,
+        Routed {
+            direct: 100,
+            staged: 0
+        }
+    );
+
+    // One transaction, several calls: new rows go direct, copies of them (other digits) are
+    // staged and meet the first-seen row — also a copy inside the same call, and a copy of a
+    // row committed before.
+    w.begin().unwrap();
+    let mut st = WriteStats::default();
+    let first: Vec<Event> = (101..151).map(|i| priced(i, "2.5")).collect();
+    w.insert(&first, &mut st).unwrap();
+    let mut second: Vec<Event> = (140..160).map(|i| priced(i, "7.25")).collect();
+    second.push(priced(160, "3"));
+    second.push(priced(160, "4"));
+    second.push(priced(5, "9"));
+    w.insert(&second, &mut st).unwrap();
+    w.commit().unwrap();
+    assert_eq!((st.trades, st.duplicates), (60, 13));
+    assert_eq!(
+        w.routed,
+        Routed {
+            direct: 100 + 50 + 10,
+            staged: 11 + 1 + 1
+        }
+    );
+    assert_eq!(db.count("SELECT count(*) FROM trades"), 160);
+    assert_eq!(
+        prices(&db, "5, 140, 150, 151, 159, 160"),
+        vec![
+            (5, 2_712_345),
+            (140, 25),
+            (150, 25),
+            (151, 725),
+            (159, 725),
+            (160, 3)
+        ]
+    );
+    // The same id at a new time is another trade (the key holds the time): direct again.
+    let later = Event::Trade(trade(160, "5", "1", Side::Buy, T0 + 10_000));
+    let s = write(&mut w, &[later]);
+    assert_eq!((s.trades, s.duplicates), (1, 0));
+    assert_eq!(w.routed.direct, 161);
+
+    // A new writer seeds its marks from the table: a full replay is staged and adds nothing,
+    // new ids go direct.
+    drop(w);
+    let mut w = db.writer();
+    let mut replay = trades(1..101);
+    replay.extend((101..170).map(|i| priced(i, "8")));
+    let s = write(&mut w, &replay);
+    assert_eq!((s.trades, s.duplicates), (9, 160));
+    assert_eq!(
+        w.routed,
+        Routed {
+            direct: 9,
+            staged: 160
+        }
+    );
+    assert_eq!(db.count("SELECT count(*) FROM trades"), 170);
+    assert_eq!(prices(&db, "160, 161"), vec![(160, 3), (160, 5), (161, 8)]);
+}
+
+#[test]
+fn a_row_stored_by_another_writer_pauses_direct_copy_and_nothing_is_lost() {
+    let Some(pg) = shared_server() else { return };
+    let db = database(&pg, "t_direct_conflict");
+    let mut w = db.writer();
+    write(&mut w, &trades(1..11));
+    // Someone else stores trade 20 (other digits) after this writer read its marks.
+    db.exec(&format!(
+        "INSERT INTO trades (ts_exchange, venue, symbol, trade_id, side, price_m, price_scale, \
+         qty_m, qty_scale) VALUES ('2000-01-01 UTC'::timestamptz + {} * interval '1 microsecond', \
+         'binance', 'BTC/USDT', 20, 'sell', 42, 0, 1, 0)",
+        super::writer::pg_ts(T0 + 200)
+    ));
+    let batch = trades(11..31);
+    let err = w.write_batch(&batch).unwrap_err();
+    assert!(
+        matches!(err, StoreError::PostgresDirectConflict(ref m) if m.contains("23505")),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Transient);
+    assert_eq!(db.count("SELECT count(*) FROM trades"), 11, "rolled back");
+    // The replay is staged: the stored row stays, the others arrive once.
+    let staged = w.routed.staged;
+    let s = write(&mut w, &batch);
+    assert_eq!((s.trades, s.duplicates), (19, 1));
+    assert_eq!(w.routed.staged, staged + 20);
+    assert_eq!(db.count("SELECT count(*) FROM trades"), 30);
+    assert_eq!(
+        prices(&db, "19, 20, 21"),
+        vec![(19, 2_712_345), (20, 42), (21, 2_712_345)]
+    );
+    // Paused: new rows are staged too for a while.
+    let s = write(&mut w, &trades(31..41));
+    assert_eq!((s.trades, s.duplicates), (10, 0));
+    assert_eq!(w.routed.staged, staged + 30);
 }
 
 #[test]
