@@ -20,7 +20,7 @@
 //! Marks only ever grow (a rolled-back row keeps them raised: a replay is then staged), so they
 //! stay an upper bound of what this writer may have stored.
 //!
-//! Keyless tables (`book_updates`) always go direct: there is nothing to collide with.
+//! Every other table is staged (`book_deltas` has a content key but no id to keep a mark of).
 //!
 //! # Another writer
 //! Rows stored by another process after the seed are not in the marks. The unique keys still
@@ -52,8 +52,6 @@ pub(super) enum DirectKey {
         /// Time column of the key.
         time: &'static str,
     },
-    /// No unique key: always direct.
-    Keyless,
     /// Always staged (upserts, low-volume tables, generated ids).
     Never,
 }
@@ -73,10 +71,12 @@ impl DirectKey {
                 id: "seq",
                 time: "ts",
             },
-            Table::Books => DirectKey::Keyless,
-            Table::Candles | Table::BookSnapshots | Table::Rejects | Table::Quality => {
-                DirectKey::Never
-            }
+            // `book_deltas` has a content key (schema v3) but no id to keep a mark of: staged.
+            Table::Candles
+            | Table::Books
+            | Table::BookSnapshots
+            | Table::Rejects
+            | Table::Quality => DirectKey::Never,
         }
     }
 }
@@ -91,7 +91,7 @@ pub(super) fn seed_sql(table: Table) -> Option<String> {
                     (SELECT max({time}) FROM {t} WHERE symbol = $2)",
             t = table.name()
         )),
-        DirectKey::Keyless | DirectKey::Never => None,
+        DirectKey::Never => None,
     }
 }
 
@@ -224,7 +224,6 @@ impl DirectRoutes {
     /// market whose marks are unknown are staged.
     pub(super) fn admit(&mut self, table: Table, ev: &Event) -> bool {
         match DirectKey::of(table) {
-            DirectKey::Keyless => return true,
             DirectKey::Never => return false,
             DirectKey::Marks { .. } => {}
         }

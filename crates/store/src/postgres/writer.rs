@@ -14,7 +14,7 @@
 //! # Per [`BatchWriter::insert`] call
 //! Each row is routed first (see [`super::direct`]): a row of `trades`, `agg_trades` or
 //! `quotes` whose id is above its market's high-water mark, or whose key time is after it,
-//! cannot collide with a stored row and goes *direct*; so do all `book_updates` rows (no key).
+//! cannot collide with a stored row and goes *direct*.
 //! The others — possible duplicates (journal replays, retries), rows of other tables, and every
 //! row of a careful replay — are *staged*. The first sight of a market reads its marks from the
 //! table (one pipelined round of index probes).
