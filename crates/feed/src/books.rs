@@ -63,6 +63,9 @@ impl BookFeed {
         rest_base: String,
         state: Option<Arc<ConnectionState>>,
     ) -> Self {
+        // Exported from the start (at 0), so dashboards and alerts see them before any resync.
+        counter!("tickrec_book_resubscribes_total", "venue" => venue.as_str()).increment(0);
+        counter!("tickrec_book_snapshot_errors_total", "venue" => venue.as_str()).increment(0);
         BookFeed {
             venue,
             name: name.to_string(),

@@ -259,7 +259,12 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
     let market = |venue, symbols: [&str; 2], ws: String, rest: String| MarketConfig {
         venue,
         symbols: symbols.map(String::from).to_vec(),
-        channels: vec![Channel::Trades],
+        // Binance books too: their streams, verified state and metrics are reported.
+        channels: if venue == Venue::Binance {
+            vec![Channel::Trades, Channel::Book]
+        } else {
+            vec![Channel::Trades]
+        },
         ws_url: Some(ws),
         rest_url: Some(rest),
         message_timeout_ms: None,
@@ -352,7 +357,19 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
             .is_some_and(|m| m.len() == 2 && m.values().all(|v| v == "venue")),
         "{inst:#}"
     );
-    assert_eq!(h["streams"].as_array().map(Vec::len), Some(4), "{h:#}");
+    assert_eq!(h["streams"].as_array().map(Vec::len), Some(6), "{h:#}");
+    wait_for("verified books", Duration::from_secs(10), async || {
+        let h = health(addr).await;
+        h["streams"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["channel"] == "book" && s["book"]["live"] == true)
+            .count()
+            == 2
+    })
+    .await;
+    let h = health(addr).await;
     for s in h["streams"].as_array().into_iter().flatten() {
         assert_eq!(s["state"], "ok", "{s}");
         assert!(
@@ -374,7 +391,7 @@ async fn metrics_health_ready_and_the_status_page_in_a_real_browser() {
         Some(exe) => {
             let (rows, png) =
                 open_in_browser(&exe, &format!("http://{addr}/"), Duration::from_secs(6)).await;
-            assert_eq!(rows.len(), 4, "{rows:#?}");
+            assert_eq!(rows.len(), 6, "{rows:#?}");
             for (venue, symbol) in [
                 ("binance", "BTC/USDT"),
                 ("binance", "ETH/USDT"),
