@@ -43,6 +43,12 @@ pub struct BenchArgs {
     /// Query benchmark: the store to query (generated when it holds fewer trades than asked).
     #[arg(long, default_value = "data/bench-query.db")]
     pub query_db: std::path::PathBuf,
+    /// Books benchmark: seconds of book streams per run.
+    #[arg(long, default_value_t = 10)]
+    pub book_seconds: u64,
+    /// Books benchmark: book changes per second per market (simulator limit 20000).
+    #[arg(long, default_value_t = 20_000.0)]
+    pub book_rate: f64,
     /// Query benchmark: trades in the store (two markets, five days).
     #[arg(long, default_value_t = 10_000_000)]
     pub query_trades: u64,
@@ -59,6 +65,8 @@ pub enum Which {
     E2e,
     /// Query latency on a large store (not part of `all`).
     Query,
+    /// Order-book messages simulator → SQLite (not part of `all`).
+    Books,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -79,6 +87,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             runs.max(5),
             args.postgres_uri.as_deref(),
         );
+    }
+    if args.which == Which::Books {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let mut res = Vec::new();
+        for _ in 0..runs {
+            res.push(rt.block_on(crate::bench_books::books_once(
+                args.book_seconds,
+                args.book_rate,
+            ))?);
+        }
+        let pick = |f: fn(&crate::bench_books::BookRun) -> f64| median(res.iter().map(f).collect());
+        println!("\n| books end to end (OKX books + Bybit orderbook.50, 2 markets each, {} changes/s/market requested; median of {runs}) | rows/s | level changes/s | p50 ms | p99 ms | verified |", args.book_rate);
+        println!("|---|---:|---:|---:|---:|---:|");
+        println!(
+            "| {} s per run | {:.0} | {:.0} | {:.2} | {:.2} | {:.4} |",
+            args.book_seconds,
+            pick(|r| r.rows_per_s),
+            pick(|r| r.levels_per_s),
+            pick(|r| r.p50_ms),
+            pick(|r| r.p99_ms),
+            pick(|r| r.verified),
+        );
+        return Ok(());
     }
     if matches!(args.which, Which::All | Which::Parse) {
         parse_bench(runs)?;

@@ -19,6 +19,7 @@ pub mod api;
 pub mod app;
 pub mod archive_cli;
 pub mod bench;
+pub mod bench_books;
 pub mod bench_query;
 pub mod book_cli;
 pub mod config;
