@@ -59,6 +59,10 @@ pub const fn venue_rules(venue: Venue) -> VenueBookRules {
     }
 }
 
+/// A resync not answered by a snapshot within this long is asked for again (the venue ignored
+/// the resubscription, or its answer was lost).
+pub const RESYNC_TIMEOUT_US: i64 = 15_000_000;
+
 /// Keeper settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeeperSettings {
@@ -119,6 +123,7 @@ impl MarketBook {
             unverified_since: Some(now_us),
             synced_once: false,
             pending: false,
+            pending_since: now_us,
             crossed: false,
             dirty: false,
             last_top_us: None,
@@ -149,6 +154,8 @@ struct MarketBook {
     synced_once: bool,
     /// A [`Need`] was issued and not answered by a snapshot yet.
     pending: bool,
+    /// When the pending need was issued (re-issued after [`RESYNC_TIMEOUT_US`]).
+    pending_since: i64,
     /// The book is crossed (reported once per episode).
     crossed: bool,
     /// Changed since the last top.
@@ -214,6 +221,14 @@ impl BookKeeper {
             m.unverified_since.get_or_insert(now_us);
             m.pending = false;
             m.crossed = false;
+        }
+    }
+
+    /// Drops one market's book until its next snapshot (see [`replay`]).
+    fn reset_market(&mut self, symbol: &str, now_us: i64) {
+        if let Some(m) = self.markets.get_mut(symbol) {
+            m.tracker.on_reset(now_us);
+            m.unverified_since.get_or_insert(now_us);
         }
     }
 
@@ -292,6 +307,11 @@ impl BookKeeper {
         let Some(m) = self.markets.get_mut(&*b.symbol) else {
             return;
         };
+        if b.kind == BookKind::Snapshot {
+            // Whatever this snapshot brings, the need it answers is answered: if it fails too,
+            // a new one goes out below.
+            m.pending = false;
+        }
         let outcome = match b.kind {
             BookKind::Snapshot => snapshot(m, b, now_us),
             BookKind::Delta => delta(m, b, now_us),
@@ -305,7 +325,8 @@ impl BookKeeper {
         match outcome {
             Outcome::Applied => {
                 m.dirty = true;
-                if b.last_update_id.is_some() {
+                // (A snapshot sets it itself: buffered deltas applied on top of it come later.)
+                if b.kind == BookKind::Delta && b.last_update_id.is_some() {
                     m.last_update_id = b.last_update_id;
                 }
                 if b.ts_exchange_us.is_some() {
@@ -337,9 +358,21 @@ impl BookKeeper {
                     }
                 }
             }
-            Outcome::Skipped => {}
+            Outcome::Skipped => {
+                // A book that is not live and waits for nothing (its first message was a delta,
+                // or a resync went unanswered): ask (again).
+                let stuck = !m.tracker.is_live()
+                    && (!m.pending || now_us - m.pending_since > RESYNC_TIMEOUT_US);
+                if stuck {
+                    m.pending = true;
+                    m.pending_since = now_us;
+                    needs.push(need(rules, symbol.clone(), "book not in sync".into()));
+                }
+            }
             Outcome::Waiting => {
-                if !std::mem::replace(&mut m.pending, true) {
+                if !m.pending || now_us - m.pending_since > RESYNC_TIMEOUT_US {
+                    m.pending = true;
+                    m.pending_since = now_us;
                     needs.push(Need::RestSnapshot {
                         symbol: symbol.clone(),
                         reason: "no snapshot yet".into(),
@@ -349,6 +382,7 @@ impl BookKeeper {
             Outcome::RefusedSnapshot(reason) => {
                 self.refused_snapshots += 1;
                 m.pending = true;
+                m.pending_since = now_us;
                 needs.push(Need::RestSnapshot {
                     symbol: symbol.clone(),
                     reason,
@@ -357,6 +391,9 @@ impl BookKeeper {
             Outcome::Gap { expected, got } => {
                 let since = *m.unverified_since.get_or_insert(now_us);
                 let first_need = !std::mem::replace(&mut m.pending, true);
+                if first_need {
+                    m.pending_since = now_us;
+                }
                 let why = format!("sequence gap: expected {expected}, received {got}");
                 if first_need {
                     needs.push(need(rules, symbol.clone(), why.clone()));
@@ -372,6 +409,9 @@ impl BookKeeper {
             Outcome::ChecksumMismatch { expected, computed } => {
                 let since = *m.unverified_since.get_or_insert(now_us);
                 let first_need = !std::mem::replace(&mut m.pending, true);
+                if first_need {
+                    m.pending_since = now_us;
+                }
                 let why = format!("checksum mismatch: venue {expected}, computed {computed}");
                 if first_need {
                     needs.push(need(rules, symbol.clone(), why.clone()));
@@ -491,6 +531,7 @@ fn snapshot(m: &mut MarketBook, b: &BookUpdate, now_us: i64) -> Outcome {
     if !ok(v) {
         return verdict(v);
     }
+    m.last_update_id = b.last_update_id;
     for d in buffered.into_iter().flatten() {
         let v = m.tracker.on_delta(&d.bids, &d.asks, d.checksum, now_us);
         if !ok(v) {
@@ -523,13 +564,28 @@ fn delta(m: &mut MarketBook, b: &BookUpdate, now_us: i64) -> Outcome {
         }
         // A delta while the book waits for its snapshot: nothing to check it against.
         _ if !m.tracker.is_live() => return Outcome::Skipped,
+        // A delta without its sequence number cannot be placed: as good as a gap.
         Seq::Consecutive(c) => match b.last_update_id {
             Some(u) => c.on_delta(u),
-            None => Step::Apply(()),
+            None => {
+                *c = Consecutive::new();
+                Step::Gap {
+                    expected: 0,
+                    got: 0,
+                }
+            }
         },
         Seq::PrevSeq(p) => match (b.first_update_id, b.last_update_id) {
             (Some(prev), Some(id)) => p.on_update(prev as i64, id as i64),
-            _ => Step::Apply(()),
+            // Older OKX messages carry no ids, only the checksum: that proves them.
+            _ if b.checksum.is_some() => Step::Apply(()),
+            _ => {
+                *p = PrevSeqChain::new();
+                Step::Gap {
+                    expected: 0,
+                    got: 0,
+                }
+            }
         },
         Seq::None => Step::Apply(()),
     };
@@ -553,8 +609,14 @@ pub fn replay(venue: Venue, updates: impl IntoIterator<Item = BookUpdate>) -> Bo
             ..KeeperSettings::default()
         },
     );
+    let no_sequence = k.rules.sequencing == Sequencing::None;
     for u in updates {
         let now = u.ts_recv_us;
+        if no_sequence && !u.verified && u.kind == BookKind::Delta {
+            // Without per-book numbers, the recorder only leaves a delta unverified when its
+            // book was already dropped (a connection-wide hole, a disconnect): do the same.
+            k.reset_market(&u.symbol, now);
+        }
         let mut batch = vec![Event::Book(u)];
         k.process(&mut batch, now);
     }

@@ -1,6 +1,8 @@
 //! Venue sequence rules that decide whether a book delta may be applied. A book is never
 //! stitched across a hole: a [`Step::Gap`] means "stop applying, resync from a fresh snapshot".
 
+use std::collections::VecDeque;
+
 use thiserror::Error;
 
 /// What to do with one delta.
@@ -49,7 +51,7 @@ pub enum SnapshotError {
 /// first applied event to contain `lastUpdateId + 1`, then require `U == previous u + 1`.
 #[derive(Debug)]
 pub struct BinanceSync<T> {
-    buffered: Vec<(u64, u64, T)>,
+    buffered: VecDeque<(u64, u64, T)>,
     last: Option<u64>,
     /// Bounds the buffer while waiting for a snapshot (oldest events are dropped first; the
     /// snapshot check then fails and asks for a fresh snapshot).
@@ -60,7 +62,7 @@ impl<T> BinanceSync<T> {
     /// Waiting for a snapshot, buffering at most `max_buffered` events.
     pub fn new(max_buffered: usize) -> Self {
         BinanceSync {
-            buffered: Vec::new(),
+            buffered: VecDeque::new(),
             last: None,
             max_buffered: max_buffered.max(1),
         }
@@ -82,16 +84,16 @@ impl<T> BinanceSync<T> {
         match self.last {
             None => {
                 if self.buffered.len() == self.max_buffered {
-                    self.buffered.remove(0);
+                    self.buffered.pop_front();
                 }
-                self.buffered.push((first, last, payload));
+                self.buffered.push_back((first, last, payload));
                 Step::Buffered
             }
             Some(book) if last <= book => Step::Ignore,
-            Some(book) if first > book + 1 => {
+            Some(book) if first > book.saturating_add(1) => {
                 self.reset();
                 Step::Gap {
-                    expected: book + 1,
+                    expected: book.saturating_add(1),
                     got: first,
                 }
             }
@@ -108,7 +110,7 @@ impl<T> BinanceSync<T> {
     /// [`SnapshotError`] when the snapshot is too old or the buffer has a hole; the state is then
     /// back to buffering (keeping the events) so a new snapshot can be tried.
     pub fn on_snapshot(&mut self, last_update_id: u64) -> Result<Vec<T>, SnapshotError> {
-        if let Some((first, _, _)) = self.buffered.first() {
+        if let Some((first, _, _)) = self.buffered.front() {
             if last_update_id < *first {
                 return Err(SnapshotError::TooOld {
                     last_update_id,
@@ -117,7 +119,7 @@ impl<T> BinanceSync<T> {
             }
         }
         self.buffered.retain(|(_, u, _)| *u > last_update_id);
-        let mut expected = last_update_id + 1;
+        let mut expected = last_update_id.saturating_add(1);
         for (i, (first, last, _)) in self.buffered.iter().enumerate() {
             // The first event must contain lastUpdateId + 1; each next one must follow.
             let ok = if i == 0 {
@@ -131,9 +133,9 @@ impl<T> BinanceSync<T> {
                     got: *first,
                 });
             }
-            expected = *last + 1;
+            expected = last.saturating_add(1);
         }
-        self.last = Some(expected - 1);
+        self.last = Some(expected.saturating_sub(1));
         Ok(self.buffered.drain(..).map(|(_, _, p)| p).collect())
     }
 }
@@ -163,15 +165,24 @@ impl Consecutive {
                 expected: 0,
                 got: seq,
             },
-            Some(last) if seq == last + 1 => {
+            Some(last) if seq == last.saturating_add(1) => {
                 self.last = Some(seq);
                 Step::Apply(())
             }
-            Some(last) if seq <= last => Step::Ignore,
+            // A re-delivery of the last one.
+            Some(last) if seq == last => Step::Ignore,
+            // Going back (Bybit resets `u` to 1 on a service restart): the chain is broken.
+            Some(last) if seq < last => {
+                self.last = None;
+                Step::Gap {
+                    expected: last.saturating_add(1),
+                    got: seq,
+                }
+            }
             Some(last) => {
                 self.last = None;
                 Step::Gap {
-                    expected: last + 1,
+                    expected: last.saturating_add(1),
                     got: seq,
                 }
             }
@@ -279,6 +290,10 @@ mod tests {
         c.on_snapshot(10);
         assert_eq!(c.on_delta(11), Step::Apply(()));
         assert_eq!(c.on_delta(11), Step::Ignore);
+        assert!(
+            matches!(c.clone().on_delta(1), Step::Gap { got: 1, .. }),
+            "u going back (a Bybit restart) breaks the chain"
+        );
         assert_eq!(
             c.on_delta(13),
             Step::Gap {

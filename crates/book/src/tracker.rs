@@ -110,6 +110,9 @@ impl BookTracker {
     }
 
     fn account(&mut self, now_us: i64) {
+        // A REST snapshot carries its reply time, which may be before deltas already counted:
+        // never count an interval twice.
+        let now_us = self.since_us.map_or(now_us, |s| now_us.max(s));
         if let Some(since) = self.since_us {
             let dt = now_us.saturating_sub(since).max(0);
             if self.live {
@@ -162,7 +165,9 @@ impl BookTracker {
         self.account(now_us);
         self.book.apply_snapshot(bids, asks);
         self.snapshots += 1;
-        if self.snapshots > 1 {
+        // A snapshot that replaces a live book (Upbit sends nothing else, Bybit now and then) is
+        // no resync; one that ends an unverified stretch is.
+        if self.snapshots > 1 && !self.live {
             self.stats.resyncs += 1;
         }
         self.live = true;

@@ -500,3 +500,70 @@ fn rebuild_from_stored_messages_equals_the_live_digest() {
     assert_eq!(book.top(BookSide::Bid, 5), vec![lv("8", "1"), lv("7", "1")]);
     assert_eq!(rebuild(v, stored)[&Arc::<str>::from("BTC/USDT")], Some(d));
 }
+
+#[test]
+fn a_failed_or_unanswered_resync_is_asked_for_again() {
+    let v = Venue::Kraken;
+    let mut k = BookKeeper::new(v, no_tops());
+    // The first message is a delta: nothing to apply it to, so a snapshot is asked for.
+    let (ok, _, n) = run(
+        &mut k,
+        &msg(v, BookKind::Delta, (None, None), vec![], vec![], 1),
+    );
+    assert!(!ok);
+    assert!(matches!(&n[..], [Need::Resync { .. }]));
+    // Its answer fails the checksum: asked again at once.
+    let mut bad = msg(
+        v,
+        BookKind::Snapshot,
+        (None, None),
+        vec![lv("1", "1")],
+        vec![lv("2", "1")],
+        2,
+    );
+    bad.checksum = Some(1);
+    let (ok, extra, n) = run(&mut k, &bad);
+    assert!(!ok);
+    assert_eq!(kinds(&extra), vec![QualityKind::BookChecksum]);
+    assert!(matches!(&n[..], [Need::Resync { .. }]));
+    // No answer at all: deltas wait quietly, then the need is repeated after the timeout.
+    let d = |ts| msg(v, BookKind::Delta, (None, None), vec![], vec![], ts);
+    assert!(run(&mut k, &d(3)).2.is_empty());
+    let later = 3 + tickrec_book::keeper::RESYNC_TIMEOUT_US + 1;
+    assert!(matches!(
+        &run(&mut k, &d(later)).2[..],
+        [Need::Resync { .. }]
+    ));
+}
+
+#[test]
+fn bybit_u_going_back_is_a_gap_not_a_silent_skip() {
+    let v = Venue::Bybit;
+    let mut k = BookKeeper::new(v, no_tops());
+    run(
+        &mut k,
+        &msg(
+            v,
+            BookKind::Snapshot,
+            (None, Some(100)),
+            vec![lv("1", "1")],
+            vec![lv("2", "1")],
+            1,
+        ),
+    );
+    assert!(
+        run(
+            &mut k,
+            &msg(v, BookKind::Delta, (None, Some(101)), vec![], vec![], 2)
+        )
+        .0
+    );
+    let (ok, extra, n) = run(
+        &mut k,
+        &msg(v, BookKind::Delta, (None, Some(1)), vec![], vec![], 3),
+    );
+    assert!(!ok);
+    assert_eq!(kinds(&extra), vec![QualityKind::BookGap]);
+    assert!(matches!(&n[..], [Need::Resync { .. }]));
+    assert!(k.book("BTC/USDT").is_none());
+}

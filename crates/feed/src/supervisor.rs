@@ -495,6 +495,16 @@ async fn session(
                 let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
                 return SessionEnd::Shutdown;
             }
+            // Before the socket: on a busy stream, a REST snapshot must not wait behind it.
+            Some(reply) = snap_rx.recv() => {
+                let (events, actions) = books.on_snapshot(adapter, reply, &snap_tx);
+                if !events.is_empty() && tx.send(events).await.is_err() {
+                    return SessionEnd::SinkClosed;
+                }
+                if let Some(end) = run_book_actions(&mut ws, actions).await {
+                    return end;
+                }
+            }
             msg = ws.next() => {
                 let msg = match msg {
                     Some(Ok(m)) => m,
@@ -655,15 +665,6 @@ async fn session(
                     // What was parsed is kept; start over with a fresh connection.
                     warn!(connection = %cfg.name, %venue, window = BREAKER_WINDOW, "over half of recent frames rejected; reconnecting");
                     return SessionEnd::Reconnect("parse-error circuit breaker".into());
-                }
-            }
-            Some(reply) = snap_rx.recv() => {
-                let (events, actions) = books.on_snapshot(adapter, reply, &snap_tx);
-                if !events.is_empty() && tx.send(events).await.is_err() {
-                    return SessionEnd::SinkClosed;
-                }
-                if let Some(end) = run_book_actions(&mut ws, actions).await {
-                    return end;
                 }
             }
             _ = watchdog.tick() => {

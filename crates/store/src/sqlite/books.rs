@@ -48,7 +48,22 @@ pub fn read_book_at(
         rusqlite::params![venue.as_str(), symbol, snap],
         |r| r.get(0),
     )?;
-    let rows = read_rows(conn, venue, symbol, start.map_or(0, |s| s + 1), i64::MAX)?;
+    // Rows stored after `at_us` are not read (a REST snapshot's receive time may be earlier
+    // than rows stored before it, hence the filter below as well).
+    let end: i64 = conn.query_row(
+        "SELECT coalesce(max(id), 0) FROM book_deltas WHERE venue = ?1 AND symbol = ?2 \
+         AND ts_recv_us <= ?3",
+        rusqlite::params![venue.as_str(), symbol, at_us],
+        |r| r.get(0),
+    )?;
+    // Before the snapshot only Binance needs anything (the deltas buffered while its REST
+    // snapshot was fetched); elsewhere replay starts at the snapshot.
+    let from = if venue == Venue::Binance {
+        start.map_or(0, |s| s + 1)
+    } else {
+        snap
+    };
+    let rows = read_rows(conn, venue, symbol, from, end)?;
     Ok(rows.into_iter().filter(|b| b.ts_recv_us <= at_us).collect())
 }
 
