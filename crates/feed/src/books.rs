@@ -18,6 +18,9 @@ use tracing::{info, warn};
 
 /// Longest wait between two REST snapshot attempts of one market.
 const MAX_SNAPSHOT_DELAY: Duration = Duration::from_secs(30);
+/// REST snapshot requests of one connection are spaced by at least this: Binance's
+/// `limit=1000` depth costs weight 50 of the 6000 per minute an IP may spend.
+const SNAPSHOT_SPACING: Duration = Duration::from_secs(1);
 /// Metrics are refreshed at most this often.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
@@ -28,6 +31,8 @@ pub struct SnapshotReply {
     pub symbol: Arc<str>,
     /// The body, or the error.
     pub body: Result<Vec<u8>, String>,
+    /// The venue's `Retry-After` on a 429/418 answer.
+    pub retry_after: Option<Duration>,
     /// When it arrived.
     pub ts_recv_us: i64,
 }
@@ -49,6 +54,8 @@ pub struct BookFeed {
     client: Option<reqwest::Client>,
     rest_base: String,
     attempts: HashMap<Arc<str>, u32>,
+    /// No snapshot request goes out before this (spacing, `Retry-After`).
+    next_slot: Instant,
     last_publish: Option<Instant>,
     state: Option<Arc<ConnectionState>>,
 }
@@ -73,6 +80,7 @@ impl BookFeed {
             client,
             rest_base,
             attempts: HashMap::new(),
+            next_slot: Instant::now(),
             last_publish: None,
             state,
         }
@@ -107,8 +115,13 @@ impl BookFeed {
         let SnapshotReply {
             symbol,
             body,
+            retry_after,
             ts_recv_us,
         } = reply;
+        if let Some(wait) = retry_after {
+            // Rate-limited: every request of this connection waits.
+            self.next_slot = self.next_slot.max(Instant::now() + wait);
+        }
         let parsed = body.and_then(|b| adapter.parse_book_snapshot(&symbol, &b, ts_recv_us));
         let snap = match parsed {
             Ok(s) if s.kind == BookKind::Snapshot && s.symbol == symbol => s,
@@ -175,14 +188,18 @@ impl BookFeed {
                     };
                     let attempt = self.attempts.entry(symbol.clone()).or_insert(0);
                     *attempt += 1;
-                    // The first request goes out at once; a refused or failed one is retried
-                    // after 250 ms, doubling to 30 s (the stream advances meanwhile).
-                    let delay = if *attempt == 1 {
+                    // The first request goes out in the next free slot; a refused or failed one
+                    // is retried after 250 ms doubling to 30 s (the stream advances meanwhile).
+                    let backoff = if *attempt == 1 {
                         Duration::ZERO
                     } else {
                         (Duration::from_millis(250) * 2u32.saturating_pow((*attempt - 2).min(8)))
                             .min(MAX_SNAPSHOT_DELAY)
                     };
+                    let now = Instant::now();
+                    let at = (now + backoff).max(self.next_slot);
+                    self.next_slot = at + SNAPSHOT_SPACING;
+                    let delay = at - now;
                     info!(connection = %self.name, venue = %self.venue, %symbol, %reason,
                         attempt = *attempt, delay_ms = delay.as_millis() as u64, "fetching a book snapshot");
                     tokio::spawn(fetch(client, url, symbol, delay, replies.clone()));
@@ -258,8 +275,18 @@ async fn fetch(
     replies: mpsc::UnboundedSender<SnapshotReply>,
 ) {
     tokio::time::sleep(delay).await;
+    let mut retry_after = None;
     let body = async {
         let resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
+        if matches!(resp.status().as_u16(), 418 | 429) {
+            let secs = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(60);
+            retry_after = Some(Duration::from_secs(secs.min(3600)));
+        }
         let resp = resp.error_for_status().map_err(|e| e.to_string())?;
         resp.bytes()
             .await
@@ -271,6 +298,7 @@ async fn fetch(
     let _ = replies.send(SnapshotReply {
         symbol,
         body,
+        retry_after,
         ts_recv_us: now_us(),
     });
 }
