@@ -61,7 +61,15 @@ pub fn run(cfg: &Config, args: &BookArgs) -> anyhow::Result<()> {
     };
     let messages = rows.len();
     let keeper = tickrec_book::replay(args.venue, rows);
-    let book = keeper.book(&args.symbol);
+    // The stored messages do not show a disconnect; the data-quality windows do: inside one,
+    // the replayed book is what was held before it, not a verified book.
+    let in_outage: i64 = conn.query_row(
+        "SELECT count(*) FROM data_quality_events WHERE venue = ?1 AND symbol IN (?2, '') \
+         AND kind IN ('reconnect', 'stale', 'book_resync') AND start_us <= ?3 AND end_us >= ?3",
+        rusqlite::params![args.venue.as_str(), args.symbol, at],
+        |r| r.get(0),
+    )?;
+    let book = keeper.book(&args.symbol).filter(|_| in_outage == 0);
     let side = |s| book.map(|b| b.top(s, args.levels)).unwrap_or_default();
     let (bids, asks) = (side(BookSide::Bid), side(BookSide::Ask));
     match args.format {
