@@ -169,6 +169,8 @@ impl Tape {
         F: FnMut(&ScannedTrade) -> Result<(), QueryError>,
     {
         let table = self.resolve(m)?;
+        // One arm without the `postgres` feature.
+        #[allow(clippy::infallible_destructuring_match)]
         let conn = match &self.backend {
             Backend::Sqlite(conn) => conn,
             #[cfg(feature = "postgres")]
