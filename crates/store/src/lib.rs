@@ -1,8 +1,8 @@
 //! Sinks: where normalized events become durable rows.
 //!
 //! SQLite (embedded, the default) and PostgreSQL/TimescaleDB (cargo feature `postgres`) are
-//! implemented; Parquet and NATS come later and will follow the same layout and reuse the same
-//! group-commit loop.
+//! sinks; the Parquet archive (cargo feature `parquet`) reads the SQLite store. NATS would follow
+//! the same layout and reuse the same group-commit loop.
 //!
 //! # Layout
 //! - [`error`]: [`StoreError`] and its [`ErrorClass`] (transient → retry, poison → reject row,
