@@ -271,6 +271,30 @@ impl SimHandle {
         self.addr
     }
 
+    /// The WebSocket base of `venue` (the `*_ws_url` of that venue).
+    pub fn ws_url(&self, venue: Venue) -> String {
+        match venue {
+            Venue::Binance => self.binance_ws_url(),
+            Venue::Kraken => self.kraken_ws_url(),
+            Venue::Okx => self.okx_ws_url(),
+            Venue::Coinbase => self.coinbase_ws_url(),
+            Venue::Bybit => self.bybit_ws_url(),
+            Venue::Upbit => self.upbit_ws_url(),
+        }
+    }
+
+    /// The REST base of `venue` (backfill, instruments, book snapshots).
+    pub fn rest_url(&self, venue: Venue) -> String {
+        match venue {
+            Venue::Binance => self.binance_rest_url(),
+            Venue::Kraken => self.kraken_rest_url(),
+            Venue::Okx => self.okx_rest_url(),
+            Venue::Coinbase => self.coinbase_rest_url(),
+            Venue::Bybit => self.bybit_rest_url(),
+            Venue::Upbit => self.upbit_rest_url(),
+        }
+    }
+
     /// Base URL of the Binance endpoint; append `/stream?streams=...` or `/ws/<stream>`.
     pub fn binance_ws_url(&self) -> String {
         format!("ws://{}/binance", self.addr)

@@ -9,37 +9,22 @@
 
 mod common;
 
-use common::in_process::start_recorder;
+use common::in_process::{sqlite_config, start_recorder};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
-use tickrec::config::{BookConfig, Config, HttpConfig, MarketConfig};
+use tickrec::config::{BookConfig, Config, MarketConfig};
 use tickrec_book::BookSide;
 use tickrec_model::{Channel, Event, Venue};
 use tickrec_simulator::{BookTruth, Fault, SimConfig, SimHandle, SimMarket, StartMode};
-use tickrec_store::{read_book_deltas, BatchConfig, SqliteConfig};
+use tickrec_store::read_book_deltas;
 
+/// One market, SQLite only.
 fn config(db: PathBuf, market: MarketConfig) -> Config {
-    Config {
-        sqlite: SqliteConfig {
-            path: db,
-            ..SqliteConfig::default()
-        },
-        batch: BatchConfig::default(),
-        http: HttpConfig {
-            enabled: false,
-            ..HttpConfig::default()
-        },
-        markets: vec![market],
-        journal: None,
-        postgres: None,
-        archive: None,
-        retention: None,
-        instruments: Default::default(),
-    }
+    sqlite_config(db, vec![market])
 }
 
 async fn simulator(venue: Venue, symbol: &str) -> SimHandle {
@@ -49,17 +34,6 @@ async fn simulator(venue: Venue, symbol: &str) -> SimHandle {
     cfg.start = StartMode::OnSubscribe;
     cfg.book_updates_per_sec = 200.0;
     tickrec_simulator::start(cfg).await.expect("simulator")
-}
-
-fn urls(sim: &SimHandle, venue: Venue) -> (String, String) {
-    match venue {
-        Venue::Binance => (sim.binance_ws_url(), sim.binance_rest_url()),
-        Venue::Kraken => (sim.kraken_ws_url(), sim.kraken_rest_url()),
-        Venue::Okx => (sim.okx_ws_url(), sim.okx_rest_url()),
-        Venue::Bybit => (sim.bybit_ws_url(), sim.bybit_rest_url()),
-        Venue::Coinbase => (sim.coinbase_ws_url(), sim.coinbase_rest_url()),
-        Venue::Upbit => (sim.upbit_ws_url(), sim.upbit_rest_url()),
-    }
 }
 
 fn open(db: &Path) -> Connection {
@@ -101,7 +75,7 @@ async fn run_case(case: Case) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("books.db");
     let sim = simulator(case.venue, case.symbol).await;
-    let (ws, rest) = urls(&sim, case.venue);
+    let (ws, rest) = (sim.ws_url(case.venue), sim.rest_url(case.venue));
     let rec = start_recorder(config(
         db.clone(),
         MarketConfig {

@@ -6,15 +6,19 @@
 
 mod common;
 
-use common::in_process::start_recorder;
+use common::in_process::{sqlite_config, start_recorder};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tickrec::config::{Config, HttpConfig, MarketConfig};
+use tickrec::config::{Config, MarketConfig};
 use tickrec_model::{Channel, Decimal, Venue};
 use tickrec_simulator::{SimConfig, SimMarket, StartMode, TapeTrade};
-use tickrec_store::{BatchConfig, SqliteConfig};
+
+/// One market, SQLite only.
+fn config(db: PathBuf, market: MarketConfig) -> Config {
+    sqlite_config(db, vec![market])
+}
 
 /// One bar in comparable form: exact values as scale-18 integers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,26 +117,6 @@ fn stored_bars(db: &Path, venue: Venue, symbol: &str, interval_s: i64) -> Vec<Ba
     .expect("query")
     .collect::<Result<_, _>>()
     .expect("rows")
-}
-
-fn config(db: PathBuf, market: MarketConfig) -> Config {
-    Config {
-        sqlite: SqliteConfig {
-            path: db,
-            ..SqliteConfig::default()
-        },
-        batch: BatchConfig::default(),
-        http: HttpConfig {
-            enabled: false,
-            ..HttpConfig::default()
-        },
-        markets: vec![market],
-        journal: None,
-        postgres: None,
-        archive: None,
-        retention: None,
-        instruments: Default::default(),
-    }
 }
 
 /// Records `venue` `symbol` trades and `intervals` candles from the simulator; asserts that the

@@ -4,15 +4,14 @@
 
 mod common;
 
-use common::in_process::{start_recorder, wait_published};
+use common::in_process::{sqlite_config, start_recorder, wait_published};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tickrec::config::{Config, HttpConfig, MarketConfig};
+use tickrec::config::{Config, MarketConfig};
 use tickrec_model::{Channel, Venue};
 use tickrec_simulator::{Fault, SimConfig, SimHandle, SimMarket, StartMode};
-use tickrec_store::{BatchConfig, SqliteConfig};
 
 const MARKETS: [(Venue, &str); 4] = [
     (Venue::Binance, "BTC/USDT"),
@@ -45,17 +44,9 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
         message_timeout_ms: None,
         book: None,
     };
-    Config {
-        sqlite: SqliteConfig {
-            path: db,
-            ..SqliteConfig::default()
-        },
-        batch: BatchConfig::default(),
-        http: HttpConfig {
-            enabled: false,
-            ..HttpConfig::default()
-        },
-        markets: vec![
+    sqlite_config(
+        db,
+        vec![
             market(
                 Venue::Binance,
                 ["BTC/USDT", "ETH/USDT"],
@@ -69,12 +60,7 @@ fn config(db: PathBuf, sim: &SimHandle) -> Config {
                 sim.kraken_rest_url(),
             ),
         ],
-        journal: None,
-        postgres: None,
-        archive: None,
-        retention: None,
-        instruments: Default::default(),
-    }
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

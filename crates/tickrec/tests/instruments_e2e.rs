@@ -5,16 +5,15 @@
 
 mod common;
 
-use common::in_process::start_recorder;
+use common::in_process::{sqlite_config, start_recorder};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tickrec::config::{Config, HttpConfig, MarketConfig};
+use tickrec::config::MarketConfig;
 use tickrec::instruments::{self, InstrumentCheck, Source};
 use tickrec_model::{Channel, Venue};
 use tickrec_simulator::{SimConfig, SimHandle, SimMarket, StartMode};
-use tickrec_store::{BatchConfig, SqliteConfig};
 
 async fn simulator(markets: &[(Venue, &str)], trades: u64) -> SimHandle {
     let mut cfg = SimConfig::new(
@@ -29,39 +28,8 @@ async fn simulator(markets: &[(Venue, &str)], trades: u64) -> SimHandle {
     tickrec_simulator::start(cfg).await.expect("simulator")
 }
 
-fn urls(sim: &SimHandle, venue: Venue) -> (String, String) {
-    match venue {
-        Venue::Binance => (sim.binance_ws_url(), sim.binance_rest_url()),
-        Venue::Kraken => (sim.kraken_ws_url(), sim.kraken_rest_url()),
-        Venue::Coinbase => (sim.coinbase_ws_url(), sim.coinbase_rest_url()),
-        Venue::Okx => (sim.okx_ws_url(), sim.okx_rest_url()),
-        Venue::Bybit => (sim.bybit_ws_url(), sim.bybit_rest_url()),
-        Venue::Upbit => (sim.upbit_ws_url(), sim.upbit_rest_url()),
-    }
-}
-
-fn config(db: PathBuf, markets: Vec<MarketConfig>) -> Config {
-    Config {
-        sqlite: SqliteConfig {
-            path: db,
-            ..SqliteConfig::default()
-        },
-        batch: BatchConfig::default(),
-        http: HttpConfig {
-            enabled: false,
-            ..HttpConfig::default()
-        },
-        markets,
-        journal: None,
-        postgres: None,
-        archive: None,
-        retention: None,
-        instruments: Default::default(),
-    }
-}
-
 fn market(sim: &SimHandle, venue: Venue, symbols: &[&str]) -> MarketConfig {
-    let (ws, rest) = urls(sim, venue);
+    let (ws, rest) = (sim.ws_url(venue), sim.rest_url(venue));
     MarketConfig {
         venue,
         symbols: symbols.iter().map(|s| s.to_string()).collect(),
@@ -87,7 +55,7 @@ async fn an_unlisted_symbol_stops_start_up_on_every_venue() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (venue, symbol) in listed {
         // Same base asset, a quote the simulated venue does not list.
-        let cfg = config(
+        let cfg = sqlite_config(
             dir.path().join(format!("{venue}.db")),
             vec![market(&sim, venue, &[symbol, "BTC/EUR"])],
         );
@@ -127,7 +95,7 @@ async fn a_listed_symbol_records_and_its_metadata_is_cached_for_offline_starts()
     let sim = simulator(&[(Venue::Okx, "BTC/USDT"), (Venue::Upbit, "ETH/KRW")], 300).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("rec.db");
-    let cfg = config(
+    let cfg = sqlite_config(
         db.clone(),
         vec![
             market(&sim, Venue::Okx, &["BTC/USDT"]),
@@ -207,7 +175,7 @@ fn check_config_online_exits_non_zero_on_an_unlisted_symbol() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let sim = rt.block_on(simulator(&[(Venue::Bybit, "BTC/USDT")], 10));
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ws, rest) = urls(&sim, Venue::Bybit);
+    let (ws, rest) = (sim.ws_url(Venue::Bybit), sim.rest_url(Venue::Bybit));
     let toml = |symbol: &str| {
         format!(
             "[storage.sqlite]\npath = \"{}\"\n[[markets]]\nvenue = \"bybit\"\nsymbols = [\"{symbol}\"]\nws_url = \"{ws}\"\nrest_url = \"{rest}\"\n",

@@ -4,15 +4,19 @@
 
 mod common;
 
-use common::in_process::{start_recorder, wait_published};
+use common::in_process::{sqlite_config, start_recorder, wait_published};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tickrec::config::{Config, HttpConfig, MarketConfig};
+use tickrec::config::{Config, MarketConfig};
 use tickrec_model::{Channel, Venue};
 use tickrec_simulator::{Fault, SimConfig, SimHandle, SimMarket, StartMode};
-use tickrec_store::{BatchConfig, SqliteConfig};
+
+/// One market, SQLite only.
+fn config(db: PathBuf, market: MarketConfig) -> Config {
+    sqlite_config(db, vec![market])
+}
 
 async fn simulator(dir: &Path, markets: &[(Venue, &str)], rate: f64, trades: u64) -> SimHandle {
     let mut cfg = SimConfig::new(
@@ -26,26 +30,6 @@ async fn simulator(dir: &Path, markets: &[(Venue, &str)], rate: f64, trades: u64
     cfg.start = StartMode::OnSubscribe;
     cfg.ground_truth = Some(dir.join("truth.csv"));
     tickrec_simulator::start(cfg).await.expect("simulator")
-}
-
-fn config(db: PathBuf, market: MarketConfig) -> Config {
-    Config {
-        sqlite: SqliteConfig {
-            path: db,
-            ..SqliteConfig::default()
-        },
-        batch: BatchConfig::default(),
-        http: HttpConfig {
-            enabled: false,
-            ..HttpConfig::default()
-        },
-        markets: vec![market],
-        journal: None,
-        postgres: None,
-        archive: None,
-        retention: None,
-        instruments: Default::default(),
-    }
 }
 
 /// Drops every connection of `venue` and refuses reconnects for `outage`.

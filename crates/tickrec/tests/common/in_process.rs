@@ -6,12 +6,37 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
 use tickrec::app::{self, Hooks, RecordSummary};
-use tickrec::config::Config;
+
+use tickrec::config::{Config, HttpConfig, MarketConfig};
 use tickrec_simulator::SimHandle;
 use tickrec_store::WriterStats;
+use tickrec_store::{BatchConfig, SqliteConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// A recorder of `markets` into the SQLite file `db`, nothing else (no HTTP, no journal
+/// override, no other sink; instrument checks at their default).
+pub fn sqlite_config(db: PathBuf, markets: Vec<MarketConfig>) -> Config {
+    Config {
+        sqlite: SqliteConfig {
+            path: db,
+            ..SqliteConfig::default()
+        },
+        batch: BatchConfig::default(),
+        http: HttpConfig {
+            enabled: false,
+            ..HttpConfig::default()
+        },
+        markets,
+        journal: None,
+        postgres: None,
+        archive: None,
+        retention: None,
+        instruments: Default::default(),
+    }
+}
 
 /// A recorder running in this process.
 pub struct Recorder {
