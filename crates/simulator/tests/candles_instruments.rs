@@ -44,7 +44,11 @@ async fn okx_candle1m_lives_on_business_with_nine_string_fields() {
     assert!(row.iter().all(Value::is_string), "{c}");
     let ts: i64 = row[0].as_str().unwrap().parse().unwrap();
     assert_eq!(ts % 60_000, 0, "open time on the minute");
-    assert_eq!(row[8], "0", "running bar");
+    // Usually the running bar; the closing update when the tape just crossed a minute.
+    assert!(
+        matches!(row[8].as_str(), Some("0" | "1")),
+        "confirm flag: {c}"
+    );
     assert_eq!(row[6], row[7], "spot volCcy = volCcyQuote (quote)");
     // Instruments: the simulated spot market, nothing for swaps, code 51000 without instType.
     let spot = get_json(&format!(
@@ -91,10 +95,9 @@ async fn bybit_kline_1_pushes_and_refuses_a_duplicate() {
     .await;
     let k = next_where(&mut ws, |v| v["topic"] == "kline.1.BTCUSDT").await;
     let d = &k["data"][0];
-    assert_eq!(
-        (d["interval"].as_str(), d["confirm"].as_bool()),
-        (Some("1"), Some(false))
-    );
+    // Usually the running bar; the closing push when the tape just crossed a minute.
+    assert_eq!(d["interval"].as_str(), Some("1"), "{k}");
+    assert!(d["confirm"].is_boolean(), "{k}");
     let (start_ms, end_ms) = (d["start"].as_i64().unwrap(), d["end"].as_i64().unwrap());
     assert_eq!(end_ms - start_ms, 59_999, "{k}");
     assert!(d["turnover"].is_string() && d["volume"].is_string(), "{k}");
