@@ -333,7 +333,7 @@ impl BookKeeper {
                     m.last_exchange_us = b.ts_exchange_us;
                 }
                 let book = m.tracker.book();
-                let crossed = book.is_crossed();
+                let crossed = m.tracker.is_crossed();
                 if crossed && !m.crossed {
                     crossed_note = Some(match (book.best_bid(), book.best_ask()) {
                         (Some(bid), Some(ask)) => {

@@ -73,6 +73,8 @@ pub struct BookTracker {
     /// Levels per side the venue maintains (`None`: unbounded).
     depth: Option<usize>,
     live: bool,
+    /// The book was crossed after the last message applied.
+    crossed: bool,
     snapshots: u64,
     stats: BookStats,
     since_us: Option<i64>,
@@ -87,6 +89,7 @@ impl BookTracker {
             checksum,
             depth,
             live: false,
+            crossed: false,
             snapshots: 0,
             stats: BookStats::default(),
             since_us: None,
@@ -96,6 +99,11 @@ impl BookTracker {
     /// The book (meaningful only while [`BookTracker::is_live`]).
     pub fn book(&self) -> &OrderBook {
         &self.book
+    }
+
+    /// The book was crossed after the last message applied (computed once per message).
+    pub fn is_crossed(&self) -> bool {
+        self.crossed
     }
 
     /// True between a good snapshot and the next gap or checksum failure.
@@ -147,7 +155,8 @@ impl BookTracker {
         if let Some(d) = self.depth {
             self.book.truncate(d);
         }
-        if self.book.is_crossed() {
+        self.crossed = self.book.is_crossed();
+        if self.crossed {
             self.stats.crossed += 1;
         }
         self.verify(checksum)
